@@ -1,0 +1,94 @@
+"""Signing and verifying transactions the way the node does.
+
+The message is ``network_id ‖ tx_bytes`` (raw) or, from Lima on,
+``network_id ‖ blake2b_256(tx_bytes)`` (hashed); the node tries raw first.
+The JS SDK signs hashed, the node's test suite signs raw (serialization.md §9).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Final, Literal
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from chan_nb.codec.hashing import blake2b_256
+from chan_nb.codec.keys import Keypair
+
+Preimage = Literal["raw", "hashed"]
+
+#: Network ids a recorded session may have been signed under, most likely first.
+KNOWN_NETWORK_IDS: Final[tuple[str, ...]] = (
+    "local_iris_testnet",
+    "local_lima_testnet",
+    "local_ceres_testnet",
+    "local_fortuna_testnet",
+    "local_roma_testnet",
+    "local_minerva_testnet",
+    "ae_mainnet",
+    "ae_uat",
+    "ae_dev",
+)
+
+
+def message(tx_bytes: bytes, network_id: str, preimage: Preimage = "hashed") -> bytes:
+    """What is signed for a transaction under the given preimage rule."""
+    body = tx_bytes if preimage == "raw" else blake2b_256(tx_bytes)
+    return network_id.encode("utf-8") + body
+
+
+def sign(tx_bytes: bytes, key: Keypair, network_id: str, preimage: Preimage = "hashed") -> bytes:
+    """64-byte signature of ``key`` over the transaction."""
+    return key.sign(message(tx_bytes, network_id, preimage))
+
+
+@lru_cache(maxsize=4096)
+def _verify_key(pubkey: bytes) -> VerifyKey:
+    return VerifyKey(pubkey)
+
+
+def verify_message(signature: bytes, pubkey: bytes, msg: bytes) -> bool:
+    """Plain Ed25519 check of one message."""
+    if len(signature) != 64 or len(pubkey) != 32:
+        return False
+    try:
+        _verify_key(pubkey).verify(msg, signature)
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
+def verify(signature: bytes, pubkey: bytes, tx_bytes: bytes, network_id: str) -> Preimage | None:
+    """Which preimage the signature verifies under (raw first, as the node), or None."""
+    if verify_message(signature, pubkey, message(tx_bytes, network_id, "raw")):
+        return "raw"
+    if verify_message(signature, pubkey, message(tx_bytes, network_id, "hashed")):
+        return "hashed"
+    return None
+
+
+def find_signer(
+    signature: bytes, pubkeys: Iterable[bytes], tx_bytes: bytes, network_id: str
+) -> tuple[bytes, Preimage] | None:
+    """The first candidate key the signature verifies for, with its preimage."""
+    for pubkey in pubkeys:
+        how = verify(signature, pubkey, tx_bytes, network_id)
+        if how is not None:
+            return pubkey, how
+    return None
+
+
+def detect_network_id(
+    signature: bytes,
+    pubkeys: Iterable[bytes],
+    tx_bytes: bytes,
+    candidates: Iterable[str] = KNOWN_NETWORK_IDS,
+) -> str | None:
+    """The candidate network id under which the signature verifies for some key."""
+    keys = list(pubkeys)
+    for network_id in candidates:
+        if find_signer(signature, keys, tx_bytes, network_id) is not None:
+            return network_id
+    return None

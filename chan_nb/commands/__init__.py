@@ -1,0 +1,1 @@
+"""One module per ``chan-nb`` subcommand (see :mod:`chan_nb.cli`)."""

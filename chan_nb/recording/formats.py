@@ -1,0 +1,137 @@
+"""Reading and writing a session in each supported form, chosen by name or sniffed.
+
+Text forms: ``md`` (published Markdown), ``txt`` (rendered text), ``jsonl`` (chan_nb's
+own). Table forms (through pandas): ``csv`` and ``parquet``; they hold every column and
+read back to the same records (from the primary columns).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chan_nb.errors import DecodeError
+from chan_nb.recording.jsonl import looks_jsonl, read_jsonl, write_jsonl
+from chan_nb.recording.markdown import read_markdown, write_markdown
+from chan_nb.recording.reading import Reading
+from chan_nb.recording.rendered import read_rendered, title_for, write_rendered
+
+if TYPE_CHECKING:
+    from chan_nb.recording.log import SessionLog
+
+
+class Format(StrEnum):
+    MARKDOWN = "md"
+    RENDERED = "txt"
+    JSONL = "jsonl"
+    CSV = "csv"
+    PARQUET = "parquet"
+
+
+TEXT_FORMATS = (Format.MARKDOWN, Format.RENDERED, Format.JSONL)
+_SUFFIXES = {
+    ".md": Format.MARKDOWN,
+    ".markdown": Format.MARKDOWN,
+    ".txt": Format.RENDERED,
+    ".jsonl": Format.JSONL,
+    ".csv": Format.CSV,
+    ".parquet": Format.PARQUET,
+}
+
+
+def sniff(path: str | Path | None = None, text: str | None = None) -> Format:
+    """The format of a file: from its suffix, else from its first lines."""
+    if path is not None:
+        suffix = Path(path).suffix.lower()
+        if suffix in _SUFFIXES:
+            return _SUFFIXES[suffix]
+    if text is None:
+        if path is None:
+            raise ValueError("sniff needs a path or a text")
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read(4096)
+    if looks_jsonl(text):
+        return Format.JSONL
+    first = next((line for line in text.split("\n", 16) if line.strip()), "")
+    if first.startswith("#### "):
+        return Format.MARKDOWN
+    return Format.RENDERED
+
+
+def loads(
+    text: str,
+    format: Format | str | None = None,
+    *,
+    source: str = "<string>",
+    strict: bool = True,
+    decode_txs: bool = True,
+) -> SessionLog:
+    """A session from text in a text format (sniffed when ``format`` is None)."""
+    fmt = Format(format) if format is not None else sniff(text=text)
+    reading = _read_text(text, fmt, source, strict, decode_txs)
+    return _session(reading, source, None)
+
+
+def load(
+    path: str | Path,
+    strict: bool = True,
+    *,
+    format: Format | str | None = None,
+    decode_txs: bool = True,
+) -> SessionLog:
+    """Read a recording from ``path`` in any supported form (sniffed when not given)."""
+    path = Path(path)
+    fmt = Format(format) if format is not None else sniff(path)
+    if fmt in TEXT_FORMATS:
+        text = path.read_text(encoding="utf-8")
+        reading = _read_text(text, fmt, str(path), strict, decode_txs)
+    else:
+        from chan_nb.recording.table import read_table
+
+        reading = read_table(path, fmt.value, strict=strict, decode_txs=decode_txs)
+    return _session(reading, str(path), path.stem)
+
+
+def _read_text(text: str, fmt: Format, source: str, strict: bool, decode_txs: bool) -> Reading:
+    if fmt is Format.MARKDOWN:
+        return read_markdown(text, source=source, strict=strict, decode_txs=decode_txs)
+    if fmt is Format.RENDERED:
+        return read_rendered(text, source=source, strict=strict, decode_txs=decode_txs)
+    if fmt is Format.JSONL:
+        return read_jsonl(text, source=source, strict=strict, decode_txs=decode_txs)
+    raise DecodeError(f"{fmt.value} is not a text format")
+
+
+def _session(reading: Reading, source: str, name: str | None) -> SessionLog:
+    from chan_nb.recording.log import SessionLog
+
+    return SessionLog(
+        reading.frames, problems=reading.problems, title=reading.title, source=source, name=name
+    )
+
+
+def dumps(log: SessionLog, format: Format | str) -> str:
+    """``log`` as text in a text format."""
+    fmt = Format(format)
+    if fmt is Format.MARKDOWN:
+        return write_markdown(log.frames)
+    if fmt is Format.RENDERED:
+        title = log.title if log.title is not None else title_for(log.name or "session")
+        return write_rendered(log.frames, title)
+    if fmt is Format.JSONL:
+        return write_jsonl(log.frames, title=log.title, source=log.name)
+    raise ValueError(f"{fmt.value} is a table format; use save()")
+
+
+def save(log: SessionLog, path: str | Path, format: Format | str | None = None) -> Path:
+    """Write ``log`` to ``path`` (format from the suffix when not given)."""
+    path = Path(path)
+    fmt = Format(format) if format is not None else sniff(path, text="")
+    if fmt in TEXT_FORMATS:
+        path.write_text(dumps(log, fmt), encoding="utf-8")
+    else:
+        from chan_nb.recording.table import write_table
+
+        write_table(log.frames, path, fmt.value)
+    return path

@@ -1,0 +1,48 @@
+"""Shared fixtures: the ../shared reference material, skipped cleanly when absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = PROJECT_ROOT.parent / "shared"
+#: the seed session, shipped as sample data (so these tests run without ../shared)
+SAMPLE_SESSION = PROJECT_ROOT / "chan_nb" / "data" / "sc_ws_basic_client_reconnect_r.txt"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared; skips the calling test when it is not there."""
+    path = SHARED_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"reference material not found: ../shared/{'/'.join(parts)} (absent checkout)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The ../shared folder next to the project root."""
+    return shared_path()
+
+
+@pytest.fixture(scope="session")
+def recordings_dir() -> Path:
+    return shared_path("recordings")
+
+
+@pytest.fixture(scope="session")
+def vectors() -> dict[str, object]:
+    import json
+
+    path = shared_path("vectors", "channel_txs.json")
+    data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+def all_recordings() -> list[Path]:
+    """Every published recording (Markdown and rendered), [] when ../shared is absent."""
+    base = SHARED_DIR / "recordings"
+    if not base.exists():
+        return []
+    return sorted(base.glob("json-rpc/**/*.md")) + sorted(base.glob("rendered/*.txt"))
