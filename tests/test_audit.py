@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE_SESSION, all_recordings
 
 from chan_nb.audit import AuditReport, audit_frames
 from chan_nb.cli import main
 from chan_nb.codec import encoding, txs
 from chan_nb.recording import loads
+from tests.conftest import SAMPLE_SESSION, all_recordings
 
 SEED = SAMPLE_SESSION
 

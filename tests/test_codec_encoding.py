@@ -185,3 +185,18 @@ def test_int_fields_are_canonical() -> None:
     assert rlp.encode_int(0) == b"\x00"
     with pytest.raises(ValueError):
         rlp.encode_int(-1)
+
+
+def test_deep_nesting_is_a_decode_error_not_a_crash() -> None:
+    data = b"\xc0"  # []
+    for _ in range(5000):  # [[[…]]]: a list header around the previous list, by hand
+        size = len(data)
+        if size < 56:
+            data = bytes((0xC0 + size,)) + data
+        else:
+            length = size.to_bytes((size.bit_length() + 7) // 8, "big")
+            data = bytes((0xF7 + len(length),)) + length + data
+    with pytest.raises(DecodeError, match="nested deeper"):
+        rlp.decode(data)
+    shallow = rlp.encode([[[[b"x"]]]])
+    assert rlp.decode(shallow) == [[[[b"x"]]]]

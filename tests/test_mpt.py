@@ -172,7 +172,8 @@ def test_short_children_are_embedded_as_byte_strings() -> None:
     tree = MerklePatriciaTree({b"\x01": b"a", b"\x02": b"b"})
     leaf_a = bytes.fromhex("c22061")  # [compact("", leaf) = 20, "a"]
     leaf_b = bytes.fromhex("c22062")
-    branch = rlp.encode([b"", leaf_a, leaf_b] + [b""] * 13 + [b""])
+    branch_items: list[rlp.Item] = [b"", leaf_a, leaf_b, *[b""] * 13, b""]
+    branch = rlp.encode(branch_items)
     assert len(branch) < 32  # short, but an extension's child is always hashed
     ext = rlp.encode([bytes.fromhex("10"), blake(branch)])
     assert tree.root_hash == blake(ext)
@@ -186,7 +187,7 @@ def test_key_ending_at_a_branch_is_its_value() -> None:
     entries = {b"\x12": b"short-key" * 4, b"\x12\x34": b"long-key" * 4}
     tree = MerklePatriciaTree(entries)
     leaf = rlp.encode([bytes.fromhex("34"), entries[b"\x12\x34"]])
-    slots = [b""] * 17
+    slots: list[rlp.Item] = [b""] * 17
     slots[3] = blake(leaf)
     slots[16] = entries[b"\x12"]
     branch = rlp.encode(slots)
@@ -206,7 +207,7 @@ def test_two_accounts_worked_example() -> None:
     leaf_a = bytes.fromhex("eda0") + bytes.fromhex("3" + "1" * 63) + b"\x8b" + account
     leaf_b = bytes.fromhex("eda0") + bytes.fromhex("3" + "2" * 63) + b"\x8b" + account
     assert len(leaf_a) == 46
-    slots = [b""] * 17
+    slots: list[rlp.Item] = [b""] * 17
     slots[6], slots[9] = blake(leaf_a), blake(leaf_b)
     branch = rlp.encode(slots)
     assert branch[:3] == bytes.fromhex("f85180") and len(branch) == 83

@@ -14,6 +14,11 @@ from chan_nb.errors import DecodeError
 
 Item: TypeAlias = bytes | list["Item"]
 
+#: Deepest list nesting accepted. The node's objects nest a few levels (a PoI
+#: about six); a crafted input nested thousands deep must raise DecodeError,
+#: not RecursionError.
+MAX_DEPTH = 64
+
 
 def encode(item: Item) -> bytes:
     """RLP bytes of a byte string or a (nested) list of them."""
@@ -53,7 +58,7 @@ def decode(data: bytes) -> Item:
     data = bytes(data)
     if not data:
         raise DecodeError("empty input", "rlp@0")
-    item, end = _decode_at(data, 0)
+    item, end = _decode_at(data, 0, 0)
     if end != len(data):
         raise DecodeError(f"{len(data) - end} trailing bytes after the top item", f"rlp@{end}")
     return item
@@ -71,7 +76,7 @@ def _read_long_length(data: bytes, pos: int, size: int) -> int:
     return length
 
 
-def _decode_at(data: bytes, pos: int) -> tuple[Item, int]:
+def _decode_at(data: bytes, pos: int, depth: int) -> tuple[Item, int]:
     first = data[pos]
     if first < 0x80:
         return data[pos : pos + 1], pos + 1
@@ -102,10 +107,12 @@ def _decode_at(data: bytes, pos: int) -> tuple[Item, int]:
     end = start + length
     if end > len(data):
         raise DecodeError(f"list of {length} bytes runs past the end", f"rlp@{pos}")
+    if depth >= MAX_DEPTH:
+        raise DecodeError(f"lists nested deeper than {MAX_DEPTH} levels", f"rlp@{pos}")
     items: list[Item] = []
     cur = start
     while cur < end:
-        item, cur = _decode_at(data, cur)
+        item, cur = _decode_at(data, cur, depth + 1)
         items.append(item)
     if cur != end:
         raise DecodeError("list items overrun the list length", f"rlp@{pos}")

@@ -1,8 +1,23 @@
 """Recorded channel sessions as data: read, explore as a DataFrame, analyse, write back.
 
-``load(path)`` reads any supported form (published Markdown, rendered text, chan_nb's
-JSONL) into a :class:`~chan_nb.recording.log.SessionLog`. The record model and the
-table schema are in :mod:`chan_nb.recording.frame` (see :func:`schema_markdown`).
+Quick start::
+
+    from chan_nb.recording import load
+    log = load("sc_ws_basic_open_close.md")   # .md, rendered .txt, .jsonl, .csv, .parquet
+    log                                        # terse repr: counts by role, kind, method
+    log.df                                     # the frame table (schema below), built once
+    print(log.summary())                       # one line per record
+    log.filter(role="initiator", kind="error")
+    log.operations_df()                        # flows with outcome (ok/conflict/error/…)
+    log.balances()                             # balances over rounds (replayed and replied)
+    log.audit()                                # per-frame decode/signature/hash findings
+    log.ladder()                               # Mermaid ladder in Jupyter; .figure() for matplotlib
+    log.save("session.jsonl")                  # or .md / .txt / .csv / .parquet
+
+Records are :class:`~chan_nb.recording.frame.Frame` objects; the table schema is
+:data:`~chan_nb.recording.frame.SCHEMA` (``print(schema_markdown())`` shows it). Readers
+are strict unless ``strict=False``, which returns the readable part and
+``log.problems`` listing every part that could not be read.
 """
 
 from __future__ import annotations
@@ -18,6 +33,8 @@ from chan_nb.recording.frame import (
     schema_markdown,
 )
 from chan_nb.recording.log import SessionLog
+from chan_nb.recording.operations import Operation, Outcome
+from chan_nb.recording.pairing import Pair
 from chan_nb.recording.reading import Problem, Reading
 
 __all__ = [
@@ -28,6 +45,9 @@ __all__ = [
     "Format",
     "Frame",
     "Kind",
+    "Operation",
+    "Outcome",
+    "Pair",
     "Problem",
     "Reading",
     "SessionLog",

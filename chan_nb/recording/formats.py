@@ -127,6 +127,9 @@ def dumps(log: SessionLog, format: Format | str) -> str:
 def save(log: SessionLog, path: str | Path, format: Format | str | None = None) -> Path:
     """Write ``log`` to ``path`` (format from the suffix when not given)."""
     path = Path(path)
+    if format is None and path.suffix.lower() not in _SUFFIXES:
+        known = ", ".join(sorted(_SUFFIXES))
+        raise ValueError(f"cannot tell the format of {path.name} (suffixes {known}); pass format=")
     fmt = Format(format) if format is not None else sniff(path, text="")
     if fmt in TEXT_FORMATS:
         path.write_text(dumps(log, fmt), encoding="utf-8")

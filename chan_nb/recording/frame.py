@@ -131,6 +131,7 @@ COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in SCHEMA)
 PRIMARY_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in SCHEMA if c.primary)
 CATEGORICAL_COLUMNS: Final[tuple[str, ...]] = tuple(c.name for c in SCHEMA if c.dtype == "category")
 
+_EMPTY: Final[dict[str, Any]] = {}
 #: Where a frame keeps its transaction string, in order of preference.
 _TX_KEYS: Final = ("signed_tx", "state", "tx")
 
@@ -162,33 +163,33 @@ class Frame:
     line: int | None = field(default=None, compare=False)
     decode_txs: InitVar[bool] = True
 
-    kind: Kind | None = field(init=False, compare=False, default=None)
-    method: str | None = field(init=False, compare=False, default=None)
-    event: str | None = field(init=False, compare=False, default=None)
-    info: str | None = field(init=False, compare=False, default=None)
-    rpc_id: int | str | None = field(init=False, compare=False, default=None)
-    channel_id: str | None = field(init=False, compare=False, default=None)
-    fsm_id: str | None = field(init=False, compare=False, default=None)
-    round: int | None = field(init=False, compare=False, default=None)
-    tx_type: str | None = field(init=False, compare=False, default=None)
-    tx: str | None = field(init=False, compare=False, default=None)
-    tx_error: str | None = field(init=False, compare=False, default=None)
-    amount: int | None = field(init=False, compare=False, default=None)
-    error_code: int | None = field(init=False, compare=False, default=None)
-    error_message: str | None = field(init=False, compare=False, default=None)
-    error_data_code: int | None = field(init=False, compare=False, default=None)
-    error_data_message: str | None = field(init=False, compare=False, default=None)
-    url: str | None = field(init=False, compare=False, default=None)
-    params: dict[str, str] | None = field(init=False, compare=False, default=None, repr=False)
-    size: int = field(init=False, compare=False, default=0)
-    message: Any = field(init=False, compare=False, default=None, repr=False)
+    kind: Kind | None = field(init=False, compare=False)
+    method: str | None = field(init=False, compare=False)
+    event: str | None = field(init=False, compare=False)
+    info: str | None = field(init=False, compare=False)
+    rpc_id: int | str | None = field(init=False, compare=False)
+    channel_id: str | None = field(init=False, compare=False)
+    fsm_id: str | None = field(init=False, compare=False)
+    round: int | None = field(init=False, compare=False)
+    tx_type: str | None = field(init=False, compare=False)
+    tx: str | None = field(init=False, compare=False)
+    tx_error: str | None = field(init=False, compare=False)
+    amount: int | None = field(init=False, compare=False)
+    error_code: int | None = field(init=False, compare=False)
+    error_message: str | None = field(init=False, compare=False)
+    error_data_code: int | None = field(init=False, compare=False)
+    error_data_message: str | None = field(init=False, compare=False)
+    url: str | None = field(init=False, compare=False)
+    params: dict[str, str] | None = field(init=False, compare=False, repr=False)
+    size: int = field(init=False, compare=False)
+    message: Any = field(init=False, compare=False, repr=False)
 
     def __post_init__(self, decode_txs: bool) -> None:
-        if not isinstance(self.direction, Direction):
+        if self.direction.__class__ is not Direction:
             object.__setattr__(self, "direction", Direction(self.direction))
-        values = _derive(self.direction, self.raw, decode_txs)
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
+        setattr_ = object.__setattr__
+        for name, value in _derive(self.direction, self.raw, decode_txs).items():
+            setattr_(self, name, value)
 
     # -- constructors ----------------------------------------------------------------
     @classmethod
@@ -266,18 +267,21 @@ class Frame:
         """The stored fields, as exported to JSONL."""
         return {name: getattr(self, name) for name in PRIMARY_COLUMNS}
 
-    def row(self) -> tuple[Any, ...]:
-        """All columns, in :data:`COLUMNS` order."""
-        return tuple(getattr(self, name) for name in COLUMNS)
-
     def brief(self) -> str:
         """A one-line description, as in :meth:`SessionLog.summary`."""
         return describe(self)
 
 
+#: Every derived field, None until derived (a template copied for each record).
+_DERIVED: Final[dict[str, Any]] = dict.fromkeys(
+    name for name, f in Frame.__dataclass_fields__.items() if not f.init and name in COLUMNS
+)
+
+
 def _derive(direction: Direction, raw: str, decode_txs: bool) -> dict[str, Any]:
     """Every derived column for one record (pure: depends on direction and raw only)."""
-    out: dict[str, Any] = {"size": len(raw.encode("utf-8"))}
+    out = _DERIVED.copy()
+    out["size"] = len(raw) if raw.isascii() else len(raw.encode("utf-8"))
     if direction is Direction.OPEN:
         _derive_open(raw, out, decode_txs)
     elif direction in FRAME_DIRECTIONS:
@@ -298,7 +302,7 @@ def _derive_open(url: str, out: dict[str, Any], decode_txs: bool) -> None:
 
 def _derive_frame(direction: Direction, raw: str, out: dict[str, Any], decode_txs: bool) -> None:
     try:
-        message = json.loads(raw)
+        message = _parse_json(raw) if raw[:1] in "{[" else json.loads(raw)
     except ValueError:
         out["kind"] = Kind.INVALID
         return
@@ -326,9 +330,9 @@ def _derive_frame(direction: Direction, raw: str, out: dict[str, Any], decode_tx
         out["kind"] = Kind.OTHER
 
     params = message.get("params")
-    params = params if isinstance(params, dict) else {}
+    params = params if isinstance(params, dict) else _EMPTY
     data = params.get("data")
-    data = data if isinstance(data, dict) else {}
+    data = data if isinstance(data, dict) else _EMPTY
     channel_id = params.get("channel_id", message.get("channel_id"))
     out["channel_id"] = channel_id if isinstance(channel_id, str) else None
     for key in ("event", "info", "fsm_id"):
@@ -336,12 +340,10 @@ def _derive_frame(direction: Direction, raw: str, out: dict[str, Any], decode_tx
         if isinstance(value, str):
             out[key] = value
 
-    result = message.get("result")
-    for holder in (data, params, result if isinstance(result, dict) else {}):
-        tx = next((holder[k] for k in _TX_KEYS if isinstance(holder.get(k), str)), None)
+    if 'tx"' in raw or 'state"' in raw:  # cheap pre-check for the _TX_KEYS keys
+        tx = _find_tx(data) or _find_tx(params) or _find_tx(message.get("result"))
         if tx:
             _set_tx(tx, out, decode_txs)
-            break
 
     amount = params.get("amount")
     if _is_int(amount):
@@ -361,6 +363,26 @@ def _derive_frame(direction: Direction, raw: str, out: dict[str, Any], decode_tx
         if isinstance(details, list) and details and isinstance(details[0], dict):
             _set_int(out, "error_data_code", details[0].get("code"))
             _set_str(out, "error_data_message", details[0].get("message"))
+
+
+_JSON = json.JSONDecoder()
+
+
+def _parse_json(raw: str) -> Any:
+    """``json.loads`` without its wrapper layers (records are many and small)."""
+    message, end = _JSON.raw_decode(raw)  # raises ValueError on leading whitespace too
+    if end != len(raw) and raw[end:].strip():
+        raise ValueError(f"extra data after the JSON value at {end}")
+    return message
+
+
+def _find_tx(holder: Any) -> str | None:
+    if isinstance(holder, dict):
+        for key in _TX_KEYS:
+            value = holder.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None
 
 
 def _set_tx(tx: str, out: dict[str, Any], decode_txs: bool) -> None:

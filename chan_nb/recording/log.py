@@ -18,6 +18,28 @@ from chan_nb.recording.reading import Problem
 if TYPE_CHECKING:
     import pandas as pd
 
+    from chan_nb.audit import AuditReport
+    from chan_nb.recording.balances import BalancePoint
+    from chan_nb.recording.diagram import Ladder
+    from chan_nb.recording.operations import Operation
+    from chan_nb.recording.pairing import Pair
+
+_OP_COLUMNS = [
+    "op_id",
+    "kind",
+    "starter",
+    "channel_id",
+    "outcome",
+    "start_seq",
+    "end_seq",
+    "frames",
+    "span",
+    "round",
+    "detail",
+    "latency_s",
+    "seqs",
+]
+
 
 class SessionLog(Sequence[Frame]):
     """The records of one session plus what could not be read."""
@@ -37,6 +59,7 @@ class SessionLog(Sequence[Frame]):
         self.source = source
         self.name = name
         self._df: pd.DataFrame | None = None
+        self._ops: list[Operation] | None = None
 
     # -- sequence protocol -------------------------------------------------------------
     def __len__(self) -> int:
@@ -132,6 +155,116 @@ class SessionLog(Sequence[Frame]):
         """Only WebSocket frames (no socket events or notes)."""
         return self.filter(lambda f: f.direction in (Direction.SENT, Direction.RECEIVED))
 
+    # -- analysis ------------------------------------------------------------------
+    def pairs(self) -> list[Pair]:
+        """Every request with its reply (by id, echoed request or reply notification)."""
+        from chan_nb.recording.pairing import pairs
+
+        return pairs(self.frames)
+
+    def operations(self) -> list[Operation]:
+        """The session's flows with outcome and latency (computed once)."""
+        if self._ops is None:
+            from chan_nb.recording.operations import operations
+
+            self._ops = operations(self.frames)
+        return self._ops
+
+    def operations_df(self) -> pd.DataFrame:
+        """One row per operation: op_id, kind, starter, channel, outcome, seqs, latency …"""
+        import pandas as pd
+
+        rows = [
+            {
+                "op_id": op.op_id,
+                "kind": op.kind,
+                "starter": op.starter,
+                "channel_id": op.channel_id,
+                "outcome": str(op.outcome),
+                "start_seq": op.start_seq,
+                "end_seq": op.end_seq,
+                "frames": len(op.seqs),
+                "span": op.span,
+                "round": op.round,
+                "detail": op.detail,
+                "latency_s": op.latency_s,
+                "seqs": op.seqs,
+            }
+            for op in self.operations()
+        ]
+        df = pd.DataFrame(rows, columns=_OP_COLUMNS)
+        for name in ("kind", "starter", "channel_id", "outcome"):
+            df[name] = df[name].astype("category")
+        for name in ("end_seq", "round"):
+            df[name] = df[name].astype("Int64")
+        return df
+
+    def op_ids(self) -> dict[int, int]:
+        """seq -> op_id for every record that belongs to an operation."""
+        return {seq: op.op_id for op in self.operations() for seq in op.seqs}
+
+    def with_ops(self) -> pd.DataFrame:
+        """The frame table plus ``op_id``, ``op_kind`` and ``outcome`` columns."""
+        ops = {op.op_id: op for op in self.operations()}
+        owner = self.op_ids()
+        df = self.df.copy()
+        ids = [owner.get(seq) for seq in df["seq"]]
+        df["op_id"] = pd_array(ids, "Int64")
+        df["op_kind"] = pd_array([ops[i].kind if i else None for i in ids], "category")
+        df["outcome"] = pd_array([str(ops[i].outcome) if i else None for i in ids], "category")
+        return df
+
+    def balances(self) -> pd.DataFrame:
+        """Balances over rounds: replayed from states (``state``) and replies (``reply``)."""
+        import pandas as pd
+
+        from chan_nb.recording.balances import balance_points
+
+        points = balance_points(self.frames)
+        columns = ["seq", "role", "channel_id", "round", "account", "balance", "source"]
+        df = pd.DataFrame([_point_row(p) for p in points], columns=columns)
+        df["balance"] = df["balance"].astype(object)
+        df["round"] = df["round"].astype("Int64")
+        for name in ("role", "channel_id", "account", "source"):
+            df[name] = df[name].astype("category")
+        return df
+
+    def audit(self, network_id: str | None = None) -> AuditReport:
+        """Decode every tx, verify signatures, recompute ids and hashes (per-frame findings)."""
+        from chan_nb.audit import audit_frames
+
+        return audit_frames(
+            self.frames, network_id=network_id, source=self.source or self.name or "session"
+        )
+
+    # -- diagrams --------------------------------------------------------------------
+    def ladder(
+        self,
+        *,
+        collapse: bool = True,
+        notes: bool = True,
+        max_steps: int | None = 400,
+    ) -> Ladder:
+        """Ladder diagram (initiator | node | responder); Mermaid in Jupyter, ``.figure()``
+        for matplotlib. Filter first for a part: ``log.filter(conn=2).ladder()``."""
+        from chan_nb.recording.diagram import Ladder
+
+        return Ladder(
+            self.frames,
+            self.operations(),
+            collapse=collapse,
+            notes=notes,
+            max_steps=max_steps,
+            title=self.name or self.title,
+        )
+
+    def plot_balances(self) -> Any:
+        """Balance change per account over rounds (matplotlib figure)."""
+        from chan_nb.recording.balances import balance_points
+        from chan_nb.recording.diagram import balances_figure
+
+        return balances_figure(balance_points(self.frames), title=self.name or self.title)
+
     # -- export ----------------------------------------------------------------------
     def to(self, format: str) -> str:
         """This session as text: ``md``, ``txt`` or ``jsonl``."""
@@ -151,3 +284,22 @@ def _matcher(column: str, wanted: Any) -> Callable[[Frame], bool]:
         allowed = set(wanted)
         return lambda frame: getattr(frame, column) in allowed
     return lambda frame: bool(getattr(frame, column) == wanted)
+
+
+def _point_row(point: BalancePoint) -> dict[str, Any]:
+    return {
+        "seq": point.seq,
+        "role": point.role,
+        "channel_id": point.channel_id,
+        "round": point.round,
+        "account": point.account,
+        "balance": point.balance,
+        "source": point.source,
+    }
+
+
+def pd_array(values: list[Any], dtype: str) -> Any:
+    import pandas as pd
+
+    dtype_: Any = dtype
+    return pd.array(values, dtype=dtype_)

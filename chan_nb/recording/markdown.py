@@ -8,7 +8,7 @@ file starts with one. The writer reproduces a published file byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from chan_nb.recording.connections import Entry, build_frames
 from chan_nb.recording.frame import Direction, Frame
@@ -25,75 +25,101 @@ def read_markdown(
 ) -> Reading:
     """Parse a Markdown log. Strict: the first malformed line raises DecodeError."""
     sink = ProblemSink(source, strict)
-    entries = list(_entries(text.split("\n"), sink))
+    entries = list(_entries(text, sink))
     return Reading(list(build_frames(entries, decode_txs=decode_txs)), sink.problems)
 
 
-def _entries(lines: list[str], sink: ProblemSink) -> Iterable[Entry]:
-    count = len(lines)
-    i = 0
-    while i < count:
-        line = lines[i]
-        if not line:
-            i += 1
-            continue
-        parsed = parse_heading(line[len(_PREFIX) :]) if line.startswith(_PREFIX) else None
-        if parsed is None:
-            sink.report(i + 1, f"'#### ' and {EXPECTED_HEADING}", line)
-            i = _next_heading(lines, i + 1)
-            continue
-        role, direction = parsed
-        start = i + 1
-        if direction is Direction.CLOSE:
-            yield Entry(role, direction, "", start)
-            i += 1
-        elif direction is Direction.INFO:
-            j = i + 1
-            while j < count and lines[j].startswith(">"):
-                j += 1
-            if j == i + 1:
-                sink.report(j + 1, "a '> ' note after an info heading", _at(lines, j))
-                i = _next_heading(lines, j)
-                continue
-            note = "\n".join(q[2:] if q.startswith("> ") else q[1:] for q in lines[i + 1 : j])
-            yield Entry(role, direction, note, start)
-            i = j
-        else:
-            fence = _at(lines, i + 1)
-            if fence is None or not fence.startswith(_FENCE):
-                sink.report(i + 2, f"a ``` fence after '{line}'", fence)
-                i = _next_heading(lines, i + 1)
-                continue
-            j = i + 2
-            while j < count and lines[j] != _FENCE:
-                if lines[j].startswith(_PREFIX):
-                    break
-                j += 1
-            if j >= count or lines[j] != _FENCE:
-                sink.report(
-                    j + 1, f"a closing ``` for the block opened at line {i + 2}", _at(lines, j)
-                )
-                i = _next_heading(lines, i + 2)
-                continue
-            raw = "\n".join(lines[i + 2 : j])
-            if direction is Direction.OPEN and ("\n" in raw or not raw):
-                sink.report(i + 3, "exactly one URL line in the open block", raw)
-            yield Entry(role, direction, raw, start)
-            i = j + 1
-        following = _at(lines, i)
-        if following:  # the step must be followed by a blank line or the end
-            sink.report(i + 1, "a blank line after the step", following)
-            i = _next_heading(lines, i)
+def _entries(text: str, sink: ProblemSink) -> Iterator[Entry]:
+    """Steps of the log. Works on whole steps (split at headings) with C-speed searches;
+    line numbers are kept by counting newlines."""
+    if text.startswith(_PREFIX):
+        text = "\n" + text
+    pieces = text.split("\n" + _PREFIX)
+    preamble = pieces[0]
+    if preamble.strip():
+        offset = len(preamble) - len(preamble.lstrip())
+        first = preamble[offset:].split("\n", 1)[0]
+        sink.report(1 + preamble.count("\n", 0, offset), f"a '#### ' {EXPECTED_HEADING}", first)
+    line = 2 + preamble.count("\n")  # line of the first heading
+    for piece in pieces[1:]:
+        entry = _step(piece, line, sink)
+        if entry is not None:
+            yield entry
+        line += piece.count("\n") + 1
 
 
-def _at(lines: list[str], index: int) -> str | None:
-    return lines[index] if index < len(lines) else None
+def _step(piece: str, line: int, sink: ProblemSink) -> Entry | None:
+    end = piece.find("\n")
+    head, body = (piece, "") if end < 0 else (piece[:end], piece[end + 1 :])
+    parsed = parse_heading(head)
+    if parsed is None:
+        sink.report(line, f"'#### ' and {EXPECTED_HEADING}", _PREFIX + head)
+        return None
+    role, direction = parsed
+    if direction is Direction.CLOSE:
+        _expect_blank(body, 0, line + 1, sink)
+        return Entry(role, direction, "", line)
+    if direction is Direction.INFO:
+        quoted: list[str] = []
+        position = 0
+        while body.startswith(">", position):
+            stop = body.find("\n", position)
+            stop = len(body) if stop < 0 else stop
+            quote = body[position:stop]
+            quoted.append(quote[2:] if quote.startswith("> ") else quote[1:])
+            position = stop + 1
+        if not quoted:
+            sink.report(line + 1, "a '> ' note after an info heading", _first_line(body))
+            return None
+        _expect_blank(body, position, line + 1 + len(quoted), sink)
+        return Entry(role, direction, "\n".join(quoted), line)
+    if not body.startswith(_FENCE):
+        sink.report(line + 1, f"a ``` fence after '{_PREFIX}{head}'", _first_line(body))
+        return None
+    fence_end = body.find("\n")
+    if fence_end < 0:
+        sink.report(line + 2, f"a closing ``` for the block opened at line {line + 1}", None)
+        return None
+    close = _closing_fence(body, fence_end)
+    if close < 0:
+        last = line + 1 + body.count("\n")
+        sink.report(last, f"a closing ``` for the block opened at line {line + 1}", None)
+        return None
+    raw = body[fence_end + 1 : close] if close > fence_end else ""
+    if direction is Direction.OPEN and ("\n" in raw or not raw):
+        sink.report(line + 2, "exactly one URL line in the open block", raw)
+    after = close + 1 + len(_FENCE)
+    _expect_blank(body, after, line + 1 + body.count("\n", 0, after), sink)
+    return Entry(role, direction, raw, line)
 
 
-def _next_heading(lines: list[str], index: int) -> int:
-    while index < len(lines) and not lines[index].startswith(_PREFIX):
-        index += 1
-    return index
+def _closing_fence(body: str, fence_end: int) -> int:
+    """Index of the newline before the closing ``` line (== fence_end for empty blocks)."""
+    position = fence_end
+    while True:
+        index = body.find("\n" + _FENCE, position)
+        if index < 0:
+            return -1
+        after = index + 1 + len(_FENCE)
+        if after == len(body) or body[after] == "\n":
+            return index
+        position = index + 1
+
+
+def _expect_blank(body: str, start: int, line: int, sink: ProblemSink) -> None:
+    """What follows a step up to the next heading must be blank lines."""
+    rest = body[start:]
+    if rest.strip():
+        skipped = len(rest) - len(rest.lstrip())
+        sink.report(
+            line + rest.count("\n", 0, skipped),
+            "a blank line or the next '#### ' heading",
+            _first_line(rest.lstrip()),
+        )
+
+
+def _first_line(text: str) -> str | None:
+    return text.split("\n", 1)[0] if text else None
 
 
 def write_markdown(frames: Iterable[Frame]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from chan_nb.recording.frame import Direction, Frame, Kind
 
@@ -38,7 +38,11 @@ def reply_method(request: Frame) -> str | None:
         params = request.message.get("params") if isinstance(request.message, dict) else None
         action = params.get("action") if isinstance(params, dict) else None
         return "channels.system.pong" if action == "ping" else None
-    return f"{request.method}.reply"
+    return _REPLY_METHODS.get(request.method, f"{request.method}.reply")
+
+
+#: Read methods whose reply notification is not simply ``<method>.reply``.
+_REPLY_METHODS: Final = {"channels.clean_contract_calls": "channels.calls_pruned.reply"}
 
 
 def pairs(frames: Sequence[Frame]) -> list[Pair]:

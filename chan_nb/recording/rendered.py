@@ -30,12 +30,6 @@ def read_rendered(
     return Reading(list(build_frames(entries, decode_txs=decode_txs)), sink.problems, title)
 
 
-def looks_rendered(text: str) -> bool:
-    """True when ``text`` starts like a rendered log (used by format sniffing)."""
-    first = next((line for line in text.split("\n", 8) if line.strip()), "")
-    return first == SKIP_LINE or parse_heading(first) is not None
-
-
 def _header(lines: list[str]) -> tuple[str | None, int]:
     """(case title, index of the first step line)."""
     i = _skip_blank(lines, 0)
@@ -88,8 +82,14 @@ def _skip_block(lines: list[str], i: int) -> int:
     return i
 
 
-def write_rendered(frames: Iterable[Frame], title: str | None = None) -> str:
-    """The rendered-text form of ``frames`` (inverse of :func:`read_rendered`)."""
+def write_rendered(
+    frames: Iterable[Frame], title: str | None = None, *, render_markup: bool = False
+) -> str:
+    """The rendered-text form of ``frames`` (inverse of :func:`read_rendered`).
+
+    ``render_markup`` drops the backticks of inline code in notes, as a web page does
+    (that is how the published rendered file was made from its Markdown log); off by
+    default, so that reading the output back gives the same records."""
     parts = [SKIP_LINE]
     if title is not None:
         parts.append(title)
@@ -98,7 +98,8 @@ def write_rendered(frames: Iterable[Frame], title: str | None = None) -> str:
         if frame.direction is Direction.CLOSE:
             parts.append(head)
         elif frame.direction is Direction.INFO:
-            parts.append(f"{head}\n\n{render_note(frame.raw)}")
+            note = render_note(frame.raw) if render_markup else frame.raw
+            parts.append(f"{head}\n\n{note}")
         else:
             parts.append(f"{head}\n\n{frame.raw}")
     return "\n\n".join(parts)
@@ -108,9 +109,7 @@ _INLINE_CODE = re.compile(r"`([^`\n]+)`")
 
 
 def render_note(text: str) -> str:
-    """A note as a page shows it: Markdown inline code loses its backticks.
-
-    (So a Markdown log written as rendered text differs from it only in such notes.)"""
+    """A note as a page shows it: Markdown inline code loses its backticks."""
     return _INLINE_CODE.sub(r"\1", text)
 
 

@@ -1,0 +1,72 @@
+"""``chan-nb convert PATH --to FORMAT``: a recorded session in another form."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+FORMATS = ("jsonl", "csv", "parquet", "md", "txt")
+TEXT = ("jsonl", "md", "txt")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "convert",
+        help="convert recorded sessions between Markdown, rendered text, JSONL, CSV, Parquet",
+        description="Read recorded sessions in any supported form and write them as "
+        "chan_nb JSONL, CSV or Parquet (the frame table), published Markdown or rendered "
+        "text. Reading the output back gives the same records.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="output file (one input) or directory; default: text to stdout for one input, "
+        "otherwise <name>.<format> in the current directory",
+    )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="convert the readable part and list the rest on stderr",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chan_nb.errors import ChanNbError
+    from chan_nb.recording import load
+
+    fmt: str = args.to
+    paths: list[Path] = args.paths
+    single = len(paths) == 1
+    status = 0
+    for path in paths:
+        try:
+            log = load(path, strict=not args.lenient)
+        except (ChanNbError, OSError) as exc:
+            print(f"{path}: UNREADABLE: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        for problem in log.problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+            status = 1
+        if single and args.output is None and fmt in TEXT:
+            sys.stdout.write(log.to(fmt))
+            continue
+        target = _target(path, fmt, args.output, single)
+        log.save(target, fmt)
+        print(f"{path} -> {target} ({len(log)} records)", file=sys.stderr)
+    return status
+
+
+def _target(path: Path, fmt: str, output: Path | None, single: bool) -> Path:
+    name = f"{path.stem}.{fmt}"
+    if output is None:
+        return Path.cwd() / name
+    if output.is_dir() or not single:
+        output.mkdir(parents=True, exist_ok=True)
+        return output / name
+    return output

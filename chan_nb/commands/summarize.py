@@ -1,0 +1,64 @@
+"""``chan-nb summarize PATH...``: what a recorded session contains, at a glance."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "summarize",
+        help="summarize recorded sessions (counts, operations and their outcomes)",
+        description="Read recorded sessions (published Markdown, rendered text, chan_nb JSONL, "
+        "CSV or Parquet exports) and print counts by role, kind and method, the operations "
+        "with their outcomes, and anything that could not be read. Directories are searched "
+        "for *.md, *.txt and *.jsonl files.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="read what is readable and list the rest (default: stop at the first bad line)",
+    )
+    parser.add_argument("--frames", action="store_true", help="also print one line per record")
+    parser.add_argument("--ops", action="store_true", help="also print one line per operation")
+    parser.set_defaults(func=run)
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files named directly, plus recordings found under named directories."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = [p for ext in ("*.md", "*.txt", "*.jsonl") for p in path.rglob(ext)]
+            out.extend(sorted(p for p in found if p.name.lower() != "readme.md"))
+        else:
+            out.append(path)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from chan_nb.errors import ChanNbError
+    from chan_nb.recording import load
+    from chan_nb.recording.report import summary_text
+
+    files = expand_paths(args.paths)
+    if not files:
+        print("summarize: no recordings found", file=sys.stderr)
+        return 2
+    status = 0
+    for index, path in enumerate(files):
+        try:
+            log = load(path, strict=not args.lenient)
+        except (ChanNbError, OSError) as exc:
+            print(f"{path}: UNREADABLE: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        if index:
+            print()
+        print(summary_text(log, frames=args.frames, ops=args.ops))
+        if log.problems:
+            status = 1
+    return status
