@@ -20,6 +20,12 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``shared`` skip, with the reason, when ../shared is absent."""
+    if item.get_closest_marker("shared") is not None and not SHARED_DIR.exists():
+        pytest.skip("reference material ../shared not found next to the project root")
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The ../shared folder next to the project root."""
