@@ -276,3 +276,12 @@ def test_wrong_type_in_signed_position_names_where() -> None:
         txs.decode(txs.rlp.encode([b"\x39", b"\x09", b"", b"", b""]))
     with pytest.raises(DecodeError, match="has 3 fields, got 2"):
         txs.decode(txs.rlp.encode([b"\x39", b"\x02", b"", b""]))
+
+
+def test_verify_is_right_whichever_rule_a_key_used_last() -> None:
+    key = Keypair.generate()
+    for rnd, preimage in enumerate(["hashed", "hashed", "raw", "hashed", "raw", "raw"], start=2):
+        tx_bytes = _offchain(rnd).serialize()
+        sig = signing.sign(tx_bytes, key, "ae_uat", preimage)  # type: ignore[arg-type]
+        assert signing.verify(sig, key.public_key, tx_bytes, "ae_uat") == preimage
+        assert signing.verify(sig, key.public_key, tx_bytes, "ae_mainnet") is None

@@ -60,12 +60,29 @@ def verify_message(signature: bytes, pubkey: bytes, msg: bytes) -> bool:
     return True
 
 
+#: pubkey -> the preimage its last good signature used. A signer keeps to one
+#: rule (the JS SDK hashes, the node's tests sign raw), so trying that rule
+#: first halves the cost of hashed signatures. Bounded; purely a speed-up.
+_PREFERRED: dict[bytes, Preimage] = {}
+_PREFERRED_MAX = 4096
+
+
 def verify(signature: bytes, pubkey: bytes, tx_bytes: bytes, network_id: str) -> Preimage | None:
-    """Which preimage the signature verifies under (raw first, as the node), or None."""
-    if verify_message(signature, pubkey, message(tx_bytes, network_id, "raw")):
-        return "raw"
-    if verify_message(signature, pubkey, message(tx_bytes, network_id, "hashed")):
-        return "hashed"
+    """Which preimage the signature verifies under, or None.
+
+    The node tries raw, then hashed. Both can only verify the same signature
+    through a hash collision, so trying the key's usual rule first gives the
+    same answer.
+    """
+    first: Preimage = _PREFERRED.get(pubkey, "raw")
+    second: Preimage = "hashed" if first == "raw" else "raw"
+    for how in (first, second):
+        if verify_message(signature, pubkey, message(tx_bytes, network_id, how)):
+            if first != how:
+                if len(_PREFERRED) >= _PREFERRED_MAX:
+                    _PREFERRED.clear()
+                _PREFERRED[pubkey] = how
+            return how
     return None
 
 
