@@ -20,7 +20,7 @@ TARGETS: dict[str, tuple[str, Callable[[Any], bool]]] = {
 
 
 #: modules with a ``benchmarks() -> {name: fn}`` function, run after the codec's
-EXTRA_BENCHMARKS: tuple[str, ...] = ()
+EXTRA_BENCHMARKS: tuple[str, ...] = ("chan_nb.node.bench",)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,0 +1,654 @@
+"""The whole embedded node as a pure object: connections, FSMs, chain, timers.
+
+No sockets, no asyncio: the I/O layer calls :meth:`NodeCore.connect`,
+:meth:`~NodeCore.receive`, :meth:`~NodeCore.disconnect` and
+:meth:`~NodeCore.advance` with the current time and carries out the
+:data:`Action` values they return (send a text frame, close a socket).
+:meth:`~NodeCore.next_deadline` says when ``advance`` is due next.
+
+Per connection there is a :class:`Handler` — the node's WebSocket handler:
+it caches the channel id it reports, turns FSM reports into frames, answers
+pings, and blocks while the FSM postpones its call (websocket-api.md §2.1).
+The two FSMs of a channel talk through the core (a FIFO of peer messages in
+place of the noise link); one FSM's failure never touches another channel.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from nacl.bindings import crypto_core_ed25519_is_valid_point
+
+from chan_nb.codec import encoding
+from chan_nb.node import events, rpc
+from chan_nb.node import params as params_mod
+from chan_nb.node.chain import Chain
+from chan_nb.node.config import NodeConfig
+from chan_nb.node.fsm import ChannelFsm, Snapshot, State, Terms
+from chan_nb.node.params import ExistingParams, OpenParams, Rejection, Role
+from chan_nb.protocol import frames, methods
+from chan_nb.protocol.codes import Reason
+
+Json = Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Send:
+    conn_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Close:
+    conn_id: int
+
+
+Action = Send | Close
+
+
+@dataclass
+class Handler:
+    """One client connection (the node's sc_ws_handler)."""
+
+    conn_id: int
+    fsm: ChannelFsm | None = None
+    channel_id: str | None = None  # cached from the FSM's reports
+    received_frame: bool = False
+    blocked: tuple[frames.Request, events.Call] | None = None
+    backlog_in: list[str] = field(default_factory=list)
+    backlog_out: list[dict[str, Json]] = field(default_factory=list)
+    batch: tuple[list[dict[str, Json]], list[dict[str, Json]]] | None = None  # replies, notes
+    rejected: bool = False  # refused at connect time: frames are ignored until it closes
+    closed: bool = False
+
+
+@dataclass
+class _Watch:
+    fsm: ChannelFsm
+    depth: int
+    included: bool = False
+
+
+class NodeCore:
+    """The embedded node's protocol logic; see the module docstring."""
+
+    def __init__(
+        self, config: NodeConfig | None = None, random_bytes: Callable[[int], bytes] | None = None
+    ) -> None:
+        self.config = config or NodeConfig()
+        self.chain = Chain(self.config.network_id)
+        self._random = random_bytes or secrets.token_bytes
+        self.handlers: dict[int, Handler] = {}
+        self._handler_of: dict[int, Handler] = {}  # id(fsm) -> its client's handler
+        self._peer_of: dict[int, ChannelFsm] = {}  # id(fsm) -> linked peer fsm
+        self.running: dict[tuple[bytes, Role], ChannelFsm] = {}
+        self._fsms: list[ChannelFsm] = []
+        self._listeners: list[ChannelFsm] = []
+        self._connecting: list[ChannelFsm] = []
+        self.state_cache: dict[tuple[bytes, Role], Snapshot] = {}
+        self._watches: dict[str, list[_Watch]] = {}
+        self._peer_queue: deque[tuple[ChannelFsm, events.PeerMsg]] = deque()
+        self._delayed: list[tuple[float, int, Callable[[float], None]]] = []  # (due, seq, event)
+        self._seq = 0
+        self.next_block_at: float | None = None
+        self._actions: list[Action] = []
+        self._now = 0.0
+        for address, amount in self.config.funded.items():
+            self.fund(address, amount)
+
+    # -- accounts and chain --------------------------------------------------------------------
+    def fund(self, account: str | bytes, amount: int) -> None:
+        """Give an account ``amount`` more coins (creating it)."""
+        pubkey = encoding.decode(account, "ak") if isinstance(account, str) else account
+        self.chain.fund(pubkey, amount)
+
+    def balance(self, account: str | bytes) -> int | None:
+        pubkey = encoding.decode(account, "ak") if isinstance(account, str) else account
+        acct = self.chain.account(pubkey)
+        return None if acct is None else acct.balance
+
+    def _account_known(self, pubkey: bytes) -> bool:
+        if self.chain.account(pubkey) is not None:
+            return True
+        if self.config.auto_fund and crypto_core_ed25519_is_valid_point(pubkey):
+            self.chain.fund(pubkey, self.config.auto_fund_amount)
+            return True
+        return False
+
+    def mine(self, now: float, blocks: int = 1) -> list[Action]:
+        """Make ``blocks`` blocks now (the only way blocks appear with block_interval=None)."""
+        self._now = now
+        for _ in range(blocks):
+            self._mine_block(now)
+        return self._finish(now)
+
+    # -- time -------------------------------------------------------------------------------
+    def next_deadline(self) -> float | None:
+        """When :meth:`advance` should run next (None = only on input)."""
+        times = [f.deadline for f in self._fsms if f.deadline is not None]
+        if self.next_block_at is not None:
+            times.append(self.next_block_at)
+        if self._delayed:
+            times.append(min(d[0] for d in self._delayed))
+        return min(times) if times else None
+
+    def advance(self, now: float) -> list[Action]:
+        """Fire whatever is due at ``now``: delayed events, FSM timers, blocks."""
+        self._now = now
+        due = [d for d in self._delayed if d[0] <= now]
+        if due:
+            self._delayed = [d for d in self._delayed if d[0] > now]
+            for _, _, event in sorted(due, key=lambda d: (d[0], d[1])):
+                event(now)
+        for machine in list(self._fsms):
+            if machine.alive and machine.deadline is not None and machine.deadline <= now:
+                self._event(machine, machine.timeout, now)
+                self._drain(machine, now)
+        if self.next_block_at is not None and self.next_block_at <= now:
+            self.next_block_at = None
+            self._mine_block(now)
+        return self._finish(now)
+
+    # -- connections ------------------------------------------------------------------------
+    def connect(self, conn_id: int, path_and_query: str, now: float) -> list[Action]:
+        """A WebSocket was opened at ``path_and_query`` (``/channel?…``)."""
+        self._now = now
+        handler = Handler(conn_id)
+        self.handlers[conn_id] = handler
+        parsed = params_mod.parse(path_and_query)
+        if isinstance(parsed, Rejection):
+            self._reject(handler, parsed.reason)
+        elif isinstance(parsed, OpenParams):
+            self._open(handler, parsed, now)
+        else:
+            self._existing(handler, parsed, now)
+        return self._finish(now)
+
+    def receive(self, conn_id: int, text: str | bytes, now: float) -> list[Action]:
+        """A text frame from a client."""
+        self._now = now
+        handler = self.handlers.get(conn_id)
+        if handler is None or handler.closed or handler.rejected:
+            return self._finish(now)
+        handler.received_frame = True
+        if handler.blocked is not None:
+            handler.backlog_in.append(text if isinstance(text, str) else text.decode())
+        else:
+            self._frame(handler, text, now)
+        return self._finish(now)
+
+    def disconnect(self, conn_id: int, now: float) -> list[Action]:
+        """The client's socket is gone (closed by either side)."""
+        self._now = now
+        handler = self.handlers.pop(conn_id, None)
+        if handler is not None:
+            handler.closed = True
+            machine = handler.fsm
+            if machine is not None and self._handler_of.get(id(machine)) is handler:
+                del self._handler_of[id(machine)]
+                self._event(machine, machine.client_detached, now)
+                self._drain(machine, now)
+        return self._finish(now)
+
+    def _reject(self, handler: Handler, reason: Reason | None) -> None:
+        """Refuse a connection: silently, or with an error frame and a close ~1 ms later."""
+        handler.rejected = True
+        if reason is None:
+            self._close(handler)
+            return
+        self._send(handler, frames.error(None, None, reason, {}))
+        self._close_later(handler, self._now)
+
+    def _close_later(self, handler: Handler, now: float) -> None:
+        """Close the socket ``close_delay`` from now (the node does not close instantly)."""
+
+        def close(at: float) -> None:
+            self._close(handler)
+
+        self._later(now + self.config.close_delay, close)
+
+    def _close(self, handler: Handler) -> None:
+        if not handler.closed:
+            handler.closed = True
+            self._actions.append(Close(handler.conn_id))
+
+    def _new_fsm_id(self) -> bytes:
+        return self._random(params_mod.FSM_ID_SIZE)
+
+    def _open(self, handler: Handler, p: OpenParams, now: float) -> None:
+        if params_mod.amounts_problem(p) is not None:
+            self._reject(handler, Reason.VALUE_TOO_LOW)
+            return
+        for pubkey in (p.initiator, p.responder):
+            if pubkey is not None and not self._account_known(pubkey):
+                self._reject(handler, Reason.PARTICIPANT_NOT_FOUND)
+                return
+        if p.lock_period < 0:
+            self._reject(handler, Reason.VALUE_TOO_LOW)
+            return
+        terms = Terms(
+            p.initiator,
+            p.responder,
+            p.initiator_amount,
+            p.responder_amount,
+            p.push_amount,
+            p.channel_reserve,
+            p.lock_period,
+            p.port,
+        )
+        options = p.options
+        if p.role is Role.INITIATOR:
+            options = _replace_keep_running(options, False)  # honoured only for R (§1.5)
+        me = p.initiator if p.role is Role.INITIATOR else p.responder
+        assert me is not None
+        machine = ChannelFsm.fresh(
+            p.role, self._new_fsm_id(), me, terms, options, self.config, self.chain, now
+        )
+        self._attach(handler, machine)
+        self._fsms.append(machine)
+        if p.role is Role.INITIATOR:
+            self._connecting.append(machine)
+        self._drain(machine, now)
+        self._try_pair(now)
+
+    def _existing(self, handler: Handler, p: ExistingParams, now: float) -> None:
+        key = (p.channel_id, p.role)
+        machine = self.running.get(key)
+        if machine is not None and machine.alive:
+            self._reconnect(handler, machine, p, now)
+            return
+        channel = self.chain.channel(p.channel_id)
+        snapshot = self.state_cache.get(key)
+        if channel is None or channel.closed or snapshot is None:
+            self._reject(handler, None)
+            return
+        if not hmac.compare_digest(snapshot.fsm_id, p.fsm_id):
+            self._reject(handler, Reason.INVALID_FSM_ID)
+            return
+        machine = ChannelFsm.reestablished(
+            snapshot, self._new_fsm_id(), self.config, self.chain, now
+        )
+        self._attach(handler, machine)
+        self._fsms.append(machine)
+        if p.role is Role.INITIATOR:
+            self._connecting.append(machine)
+        self._drain(machine, now)
+        self._try_pair(now)
+
+    def _reconnect(
+        self, handler: Handler, machine: ChannelFsm, p: ExistingParams, now: float
+    ) -> None:
+        if not hmac.compare_digest(machine.fsm_id, p.fsm_id):
+            self._reject(handler, Reason.INVALID_FSM_ID)
+            return
+        old = self._handler_of.get(id(machine))
+        if old is not None and not old.closed:
+            if not old.received_frame:
+                self._reject(handler, None)  # the old client is still there: refuse quietly
+                return
+            old.fsm = None
+            self._close(old)
+        self._attach(handler, machine)
+        handler.channel_id = None
+        self._event(machine, machine.client_attached, now)
+        self._drain(machine, now)
+
+    def _attach(self, handler: Handler, machine: ChannelFsm) -> None:
+        handler.fsm = machine
+        self._handler_of[id(machine)] = handler
+
+    def _try_pair(self, now: float) -> None:
+        """Link every initiator still looking for its responder's FSM."""
+        for initiator in list(self._connecting):
+            if not initiator.alive or initiator.state is not State.AWAITING_CONNECT:
+                self._connecting.remove(initiator)
+                continue
+            responder = self._find_listener(initiator)
+            if responder is None:
+                continue
+            self._connecting.remove(initiator)
+            self._listeners.remove(responder)
+            self._peer_of[id(initiator)] = responder
+            self._peer_of[id(responder)] = initiator
+            self._event(initiator, initiator.peer_connected, now)
+            self._drain(initiator, now)
+
+    def _find_listener(self, initiator: ChannelFsm) -> ChannelFsm | None:
+        for responder in self._listeners:
+            if not responder.alive or id(responder) in self._peer_of:
+                continue
+            if initiator.reestablish:
+                if responder.channel_id == initiator.channel_id and (
+                    responder.state is State.AWAITING_REESTABLISH
+                    or (responder.state is State.OPEN and not responder.peer_linked)
+                ):
+                    return responder
+                continue
+            if (
+                responder.state is State.AWAITING_OPEN
+                and responder.terms.port == initiator.terms.port
+                and responder.terms.responder == initiator.terms.responder
+                and responder.initiator in (None, initiator.initiator)
+            ):
+                return responder
+        return None
+
+    # -- frames from clients --------------------------------------------------------------------
+    def _frame(self, handler: Handler, text: str | bytes, now: float) -> None:
+        parsed = frames.parse_client_text(text)
+        if parsed is None:
+            return
+        requests, batch = parsed
+        if batch:
+            handler.batch = ([], [])
+        try:
+            for request in requests:
+                if handler.closed:
+                    return
+                if handler.blocked is not None:
+                    handler.backlog_in.append(frames.encode(request.raw))
+                    continue
+                self._request(handler, request, now)
+        finally:
+            if batch and handler.batch is not None:
+                replies, notes = handler.batch
+                handler.batch = None
+                if len(replies) == 1:
+                    self._emit(handler, frames.encode(replies[0]))
+                elif replies:
+                    self._emit(handler, "[" + ",".join(frames.encode(r) for r in replies) + "]")
+                for note in notes:
+                    self._send(handler, note)
+
+    def _request(self, handler: Handler, request: frames.Request, now: float) -> None:
+        if request.method == methods.SYSTEM:
+            self._system(handler, request, now)
+            return
+        call = rpc.to_call(request.method, request.params)
+        if isinstance(call, Reason):
+            self._send(
+                handler, frames.error(self._rid(request), handler.channel_id, call, request.raw)
+            )
+            return
+        if isinstance(call, rpc.Silent):
+            return
+        if isinstance(call, rpc.Immediate):
+            self._answer(
+                handler,
+                request,
+                events.Reply(call.value) if call.value is not None else events.OK,
+            )
+            return
+        machine = handler.fsm
+        if machine is None or not machine.alive:
+            self._send(
+                handler,
+                frames.error(self._rid(request), handler.channel_id, Reason.INTERNAL, request.raw),
+            )
+            return
+        try:
+            result = machine.call(call, now)
+        except Exception:  # a bug must cost one request, never the node
+            log.exception("embedded node: %s failed", request.method)
+            result = events.Fail(Reason.INTERNAL)
+        if result is events.POSTPONE:
+            handler.blocked = (request, call)
+            return
+        self._answer(handler, request, result)
+        self._drain(machine, now)
+
+    @staticmethod
+    def _rid(request: frames.Request) -> Json:
+        return request.request_id if request.has_id else None
+
+    def _answer(self, handler: Handler, request: frames.Request, result: events.CallResult) -> None:
+        if isinstance(result, events.Fail):
+            self._send(
+                handler,
+                frames.error(self._rid(request), handler.channel_id, result.reason, request.raw),
+            )
+        elif isinstance(result, events.Reply):
+            if request.has_id:
+                self._send(
+                    handler, frames.result(request.request_id, handler.channel_id, result.value)
+                )
+            else:
+                method = methods.read_reply_method(request.method)
+                self._send(handler, frames.notification(method, handler.channel_id, result.value))
+        elif request.has_id:
+            self._send(handler, frames.result(request.request_id, handler.channel_id, "ok"))
+
+    def _system(self, handler: Handler, request: frames.Request, now: float) -> None:
+        params = request.params if isinstance(request.params, dict) else {}
+        action = params.get("action")
+        if action == "ping":
+            pong = {"action": "system", "tag": "pong"}
+            if request.has_id:
+                self._send(handler, frames.result(request.request_id, handler.channel_id, pong))
+            else:
+                self._send(handler, frames.notification(methods.PONG, handler.channel_id, pong))
+            return
+        if action == "stop":
+            machine = handler.fsm
+            if machine is not None and machine.alive:
+                machine.call(events.Stop(), now)
+            self._answer(handler, request, events.OK)
+            if machine is not None:
+                self._drain(machine, now)
+            return
+        self._send(
+            handler,
+            frames.error(
+                self._rid(request), handler.channel_id, Reason.METHOD_NOT_FOUND, request.raw
+            ),
+        )
+
+    def _send(self, handler: Handler, frame: dict[str, Json]) -> None:
+        if handler.closed:
+            return
+        if handler.batch is not None:
+            replies, notes = handler.batch
+            (notes if "method" in frame else replies).append(frame)
+            return
+        if handler.blocked is not None:
+            handler.backlog_out.append(frame)
+            return
+        self._emit(handler, frames.encode(frame))
+
+    def _emit(self, handler: Handler, text: str) -> None:
+        if not handler.closed:
+            self._actions.append(Send(handler.conn_id, text))
+
+    def _retry_blocked(self, now: float) -> None:
+        for handler in list(self.handlers.values()):
+            if handler.blocked is None or handler.closed:
+                continue
+            machine = handler.fsm
+            request, call = handler.blocked
+            if machine is None or not machine.alive:
+                result: events.CallResult = events.Fail(Reason.INTERNAL)
+            else:
+                result = machine.call(call, now)
+                if result is events.POSTPONE:
+                    continue
+            handler.blocked = None
+            self._answer(handler, request, result)
+            waiting, handler.backlog_out = handler.backlog_out, []
+            for frame in waiting:
+                self._send(handler, frame)
+            if machine is not None:
+                self._drain(machine, now)
+            queued, handler.backlog_in = handler.backlog_in, []
+            for text in queued:
+                if handler.closed:
+                    break
+                if handler.blocked is not None:
+                    handler.backlog_in.append(text)
+                else:
+                    self._frame(handler, text, now)
+
+    def _event(self, machine: ChannelFsm, event: Callable[..., None], *args: Any) -> None:
+        """Run one FSM event; a crash ends that FSM (like an Erlang process), not the node."""
+        try:
+            event(*args)
+        except Exception:
+            log.exception("embedded node: FSM %s crashed", machine.fsm_id_api)
+            machine.crash()
+
+    # -- FSM outputs ------------------------------------------------------------------------------
+    def _drain(self, machine: ChannelFsm, now: float) -> None:
+        for output in machine.take_outputs():
+            self._output(machine, output, now)
+
+    def _output(self, machine: ChannelFsm, output: events.Output, now: float) -> None:
+        if isinstance(output, events.Notify):
+            handler = self._handler_of.get(id(machine))
+            if handler is None:
+                return
+            if output.channel_id is not None:
+                handler.channel_id = output.channel_id
+            if output.method == methods.INFO or output.method.startswith("channels."):
+                self._send(
+                    handler, frames.notification(output.method, handler.channel_id, output.data)
+                )
+        elif isinstance(output, events.SendPeer):
+            peer = self._peer_of.get(id(machine))
+            if peer is not None:
+                self._peer_queue.append((peer, output.msg))
+        elif isinstance(output, events.PostTx):
+            self.chain.post(output.signed)
+            self._schedule_block(now)
+        elif isinstance(output, events.WatchTx):
+            self._watches.setdefault(output.tx_hash, []).append(_Watch(machine, output.depth))
+            self._schedule_block(now)
+            self._check_watches(output.tx_hash, now)
+        elif isinstance(output, events.Listen):
+            if machine not in self._listeners:
+                self._listeners.append(machine)
+            self._try_pair(now)
+        elif isinstance(output, events.SaveState):
+            snapshot = machine.snapshot()
+            if snapshot is not None:
+                self.state_cache[(snapshot.channel_id, snapshot.role)] = snapshot
+        elif isinstance(output, events.ChannelIdKnown):
+            self.running[(output.channel_id, machine.role)] = machine
+        elif isinstance(output, events.Terminated):
+            self._terminated(machine, now)
+
+    def _terminated(self, machine: ChannelFsm, now: float) -> None:
+        if machine in self._fsms:
+            self._fsms.remove(machine)
+        if machine in self._listeners:
+            self._listeners.remove(machine)
+        if machine in self._connecting:
+            self._connecting.remove(machine)
+        if machine.channel_id is not None:
+            key = (machine.channel_id, machine.role)
+            if self.running.get(key) is machine:
+                del self.running[key]
+        for watches in self._watches.values():
+            watches[:] = [w for w in watches if w.fsm is not machine]
+        handler = self._handler_of.pop(id(machine), None)
+        if handler is not None:
+            if handler.blocked is not None:
+                handler.blocked = None
+                waiting, handler.backlog_out = handler.backlog_out, []
+                for frame in waiting:
+                    self._send(handler, frame)
+            handler.fsm = None
+            self._close_later(handler, now)
+        peer = self._peer_of.pop(id(machine), None)
+        if peer is not None:
+            self._peer_of.pop(id(peer), None)
+
+            def lost(at: float, peer: ChannelFsm = peer) -> None:
+                self._event(peer, peer.peer_lost, at)
+                self._drain(peer, at)
+
+            self._later(now + self.config.peer_loss_delay, lost)
+
+    def _later(self, due: float, event: Callable[[float], None]) -> None:
+        self._seq += 1
+        self._delayed.append((due, self._seq, event))
+
+    # -- chain ---------------------------------------------------------------------------------
+    def _schedule_block(self, now: float) -> None:
+        if self.config.block_interval is not None and self.next_block_at is None:
+            self.next_block_at = now + self.config.block_interval
+
+    def _chain_has_work(self) -> bool:
+        if self.chain.busy:
+            return True
+        return any(watches for watches in self._watches.values())
+
+    def _mine_block(self, now: float) -> None:
+        block = self.chain.mine()
+        for inclusion in block:
+            for watch in list(self._watches.get(inclusion.tx_hash, [])):
+                if watch.fsm.alive and not watch.included:
+                    watch.included = True
+                    self._event(
+                        watch.fsm, watch.fsm.tx_included, inclusion.tx_hash, inclusion.signed, now
+                    )
+                    self._drain(watch.fsm, now)
+        for tx_hash in list(self._watches):
+            self._check_watches(tx_hash, now)
+        if self._chain_has_work():
+            self._schedule_block(now)
+
+    def _check_watches(self, tx_hash: str, now: float) -> None:
+        depth = self.chain.depth(tx_hash)
+        watches = self._watches.get(tx_hash)
+        if depth is None or not watches:
+            return
+        inclusion = self.chain.included[tx_hash]
+        for watch in list(watches):
+            if not watch.fsm.alive:
+                watches.remove(watch)
+                continue
+            if not watch.included:
+                watch.included = True
+                self._event(watch.fsm, watch.fsm.tx_included, tx_hash, inclusion.signed, now)
+                self._drain(watch.fsm, now)
+            if depth >= watch.depth and watch in watches:
+                watches.remove(watch)
+                self._event(watch.fsm, watch.fsm.min_depth_reached, tx_hash, now)
+                self._drain(watch.fsm, now)
+        if not watches:
+            self._watches.pop(tx_hash, None)
+
+    # -- the end of every step -----------------------------------------------------------------
+    def _finish(self, now: float) -> list[Action]:
+        """Deliver queued peer messages and postponed calls until nothing moves; the actions."""
+        while True:
+            while self._peer_queue:
+                target, msg = self._peer_queue.popleft()
+                if target.alive:
+                    self._event(target, target.on_peer, msg, now)
+                    self._drain(target, now)
+            self._retry_blocked(now)
+            if not self._peer_queue:
+                break
+        actions, self._actions = self._actions, []
+        return actions
+
+    # -- introspection (tests, notebooks) ------------------------------------------------------
+    def fsm_of(self, conn_id: int) -> ChannelFsm | None:
+        handler = self.handlers.get(conn_id)
+        return None if handler is None else handler.fsm
+
+    @property
+    def fsms(self) -> tuple[ChannelFsm, ...]:
+        return tuple(self._fsms)
+
+
+def _replace_keep_running(options: params_mod.Options, value: bool) -> params_mod.Options:
+    return replace(options, keep_running=value)

@@ -1,0 +1,276 @@
+"""The embedded node's I/O: a WebSocket server at ``/channel`` over the pure core.
+
+:class:`EmbeddedNode` runs a :class:`~chan_nb.node.core.NodeCore` on the
+current asyncio loop: one task per socket reads frames into the core, one
+writer task per socket sends what the core emits (so a slow reader never
+holds up another channel), and a timer task fires FSM timers and produces
+blocks. ``async with EmbeddedNode() as node:`` starts it on an ephemeral port
+(``node.url``); ``node.connect_memory(query)`` gives a socket-free connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from http import HTTPStatus
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from chan_nb.node.config import Era, NodeConfig
+from chan_nb.node.core import Action, Close, NodeCore, Send
+from chan_nb.node.memory import MemoryConnection
+from chan_nb.node.params import CHANNEL_PATH
+
+if TYPE_CHECKING:
+    from chan_nb.node.threaded import ThreadedNode
+
+#: "not given" for keyword overrides where None is a meaningful value
+_UNSET: Final[Any] = object()
+
+
+class _Session(Protocol):
+    def deliver(self, text: str) -> None: ...
+
+    def node_close(self) -> None: ...
+
+
+class _SocketSession:
+    """Outgoing side of one WebSocket: a queue drained by a writer task."""
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self.ws = ws
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closing = False
+        self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    def deliver(self, text: str) -> None:
+        if not self.closing:
+            self.queue.put_nowait(text)
+
+    def node_close(self) -> None:
+        if not self.closing:
+            self.closing = True
+            self.queue.put_nowait(None)
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                text = await self.queue.get()
+                if text is None:
+                    await self.ws.close()
+                    return
+                await self.ws.send(text)
+        except ConnectionClosed:
+            return
+
+
+class EmbeddedNode:
+    """A simulated æternity node serving the channel WebSocket API.
+
+    Keyword arguments override :class:`NodeConfig` fields (``network_id``,
+    ``create_tx_version``, ``era``, ``block_interval``, ``minimum_depth``,
+    ``auto_fund``, ``peer_loss_delay`` …). ``port=0`` picks a free port;
+    ``serve_sockets=False`` starts no server (only :meth:`connect_memory`).
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        config: NodeConfig | None = None,
+        network_id: str | None = None,
+        create_tx_version: int | None = None,
+        era: Era | None = None,
+        block_interval: float | None = _UNSET,
+        minimum_depth: int | None = None,
+        auto_fund: bool | None = None,
+        peer_loss_delay: float | None = None,
+        serve_sockets: bool = True,
+    ) -> None:
+        base = config or NodeConfig()
+        overrides: dict[str, Any] = {}
+        if network_id is not None:
+            overrides["network_id"] = network_id
+        if create_tx_version is not None:
+            overrides["create_tx_version"] = create_tx_version
+        if era is not None:
+            overrides["era"] = era
+        if block_interval is not _UNSET:
+            overrides["block_interval"] = block_interval
+        if minimum_depth is not None:
+            overrides["minimum_depth"] = minimum_depth
+        if auto_fund is not None:
+            overrides["auto_fund"] = auto_fund
+        if peer_loss_delay is not None:
+            overrides["peer_loss_delay"] = peer_loss_delay
+        self.config = NodeConfig(**{**base.__dict__, **overrides})
+        self.core = NodeCore(self.config)
+        self.host = host
+        self._requested_port = port
+        self._serve_sockets = serve_sockets
+        self._server: Server | None = None
+        self._sessions: dict[int, _Session] = {}
+        self._ids = itertools.count(1)
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.port: int | None = None
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def network_id(self) -> str:
+        return self.config.network_id
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port/channel`` (the node is started)."""
+        if self.port is None:
+            raise RuntimeError("the node is not started")
+        return f"ws://{self.host}:{self.port}{CHANNEL_PATH}"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> EmbeddedNode:
+        self._loop = asyncio.get_running_loop()
+        self._running = True
+        if self._serve_sockets:
+            self._server = await serve(
+                self._serve,
+                self.host,
+                self._requested_port,
+                process_request=self._check_path,
+                compression=None,
+                max_size=2**22,
+                ping_interval=None,
+            )
+            sockname = next(iter(self._server.sockets)).getsockname()
+            self.port = int(sockname[1])
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        self._running = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def __aenter__(self) -> EmbeddedNode:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @classmethod
+    def start_in_thread(cls, *args: Any, **kwargs: Any) -> ThreadedNode:
+        """Run a node on a background thread (for synchronous code); ``.stop()`` ends it."""
+        from chan_nb.node.threaded import ThreadedNode
+
+        return ThreadedNode(*args, **kwargs)
+
+    # -- chain and accounts ------------------------------------------------------------------
+    def fund(self, account: str | bytes, amount: int) -> None:
+        """Credit an account on the simulated chain (creating it)."""
+        self.core.fund(account, amount)
+
+    def balance(self, account: str | bytes) -> int | None:
+        return self.core.balance(account)
+
+    def mine(self, blocks: int = 1) -> None:
+        """Produce blocks now (with ``block_interval=None`` this is the only source)."""
+        self._dispatch(self.core.mine(self._now(), blocks))
+
+    # -- in-memory connections -----------------------------------------------------------------
+    def connect_memory(self, query: str) -> MemoryConnection:
+        """A socket-free connection to ``/channel?query`` (``query`` may include the path)."""
+        path = query if query.startswith("/") else f"{CHANNEL_PATH}?{query.lstrip('?')}"
+        conn_id = next(self._ids)
+
+        def on_send(text: str) -> None:
+            self._dispatch(self.core.receive(conn_id, text, self._now()))
+
+        def on_close() -> None:
+            self._sessions.pop(conn_id, None)
+            self._dispatch(self.core.disconnect(conn_id, self._now()))
+
+        conn = MemoryConnection(path, on_send, on_close)
+        self._sessions[conn_id] = conn
+        self._dispatch(self.core.connect(conn_id, path, self._now()))
+        return conn
+
+    # -- internals -------------------------------------------------------------------------------
+    def _now(self) -> float:
+        loop = self._loop or asyncio.get_running_loop()
+        return loop.time()
+
+    def _dispatch(self, actions: list[Action]) -> None:
+        for action in actions:
+            session = self._sessions.get(action.conn_id)
+            if session is None:
+                continue
+            if isinstance(action, Send):
+                session.deliver(action.text)
+            elif isinstance(action, Close):
+                session.node_close()
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        """Arm one loop timer for the core's next deadline (timers, blocks, delays)."""
+        if not self._running or self._loop is None:
+            return
+        deadline = self.core.next_deadline()
+        if deadline == self._timer_at and self._timer is not None:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        assert self._loop is not None
+        self._dispatch(self.core.advance(self._loop.time()))
+
+    @staticmethod
+    def _check_path(connection: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path != CHANNEL_PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}\n")
+        return None
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        conn_id = next(self._ids)
+        session = _SocketSession(ws)
+        self._sessions[conn_id] = session
+        self._dispatch(
+            self.core.connect(conn_id, ws.request.path if ws.request else "/", self._now())
+        )
+        try:
+            async for message in ws:
+                if session.closing:
+                    continue
+                self._dispatch(self.core.receive(conn_id, message, self._now()))
+        except ConnectionClosed:
+            pass
+        finally:
+            self._dispatch(self.core.disconnect(conn_id, self._now()))
+            self._sessions.pop(conn_id, None)
+            session.node_close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(session.writer, 1.0)
