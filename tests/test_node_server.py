@@ -135,3 +135,26 @@ def test_the_cli_serves_until_interrupted() -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+async def test_memory_close_wakes_a_pending_reader() -> None:
+    import asyncio
+
+    from chan_nb.node import ConnectionClosed, EmbeddedNode
+
+    async with EmbeddedNode(serve_sockets=False) as node:
+        # a responder alone: fsm_up, then it waits for an initiator that never comes
+        conn = node.connect_memory(
+            urlencode(connect_params(Keypair.generate(), Keypair.generate(), "responder"))
+        )
+        assert "fsm_up" in await asyncio.wait_for(conn.recv(), 2)
+        reader = asyncio.create_task(conn.recv())
+        await asyncio.sleep(0.05)
+        assert not reader.done()
+        await conn.close()
+        try:
+            await asyncio.wait_for(reader, 2)
+        except ConnectionClosed:
+            pass
+        else:
+            raise AssertionError("recv() returned a frame after close()")

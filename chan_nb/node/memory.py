@@ -94,6 +94,7 @@ class MemoryConnection:
     async def close(self) -> None:
         if not self._closed_here:
             self._closed_here = True
+            self._inbox.put_nowait(_CLOSED)  # wake a reader waiting in recv()
             self._on_close()
 
     def __aiter__(self) -> MemoryConnection:

@@ -1,0 +1,171 @@
+"""How a session reaches a node: a WebSocket, or an embedded node's in-memory hook.
+
+A :class:`Transport` opens a :class:`Connection` to a ``/channel?…`` URL. Both
+implementations behave the same way — text frames in order, :class:`Disconnected`
+from ``recv`` once the peer closed and everything was read — so a session cannot tell
+them apart (and tests run it over both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from chan_nb.client.errors import ConnectionLost
+
+if TYPE_CHECKING:
+    from chan_nb.node import EmbeddedNode
+
+
+class Disconnected(ConnectionLost):
+    """The connection is closed; ``by_peer`` says whether the node closed it."""
+
+    def __init__(self, message: str, by_peer: bool) -> None:
+        super().__init__(message)
+        self.by_peer = by_peer
+
+
+class Connection(Protocol):
+    async def send(self, text: str) -> None: ...
+
+    async def recv(self) -> str: ...
+
+    async def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    async def connect(self, url: str) -> Connection: ...
+
+
+class WebSocketConnection:
+    """A ``websockets`` client connection seen as a :class:`Connection`."""
+
+    def __init__(self, ws: object) -> None:
+        from websockets.asyncio.client import ClientConnection
+
+        assert isinstance(ws, ClientConnection)
+        self._ws = ws
+        self._closing = False
+
+    async def send(self, text: str) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            await self._ws.send(text)
+        except ConnectionClosed as exc:
+            raise Disconnected(f"socket closed: {exc}", by_peer=not self._closing) from None
+
+    async def recv(self) -> str:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            message = await self._ws.recv()
+        except ConnectionClosed as exc:
+            raise Disconnected(f"socket closed: {exc}", by_peer=not self._closing) from None
+        return message if isinstance(message, str) else message.decode("utf-8", "replace")
+
+    async def close(self) -> None:
+        self._closing = True
+        await self._ws.close()
+
+
+class WebSocketTransport:
+    """Real sockets (``websockets.asyncio.client``), to the embedded node or a real one.
+
+    WebSocket-level pings (every ``ping_interval`` seconds) keep the node's idle timer
+    (60 s) from closing a quiet socket, without adding JSON-RPC frames to recordings.
+    """
+
+    def __init__(self, *, open_timeout: float = 10.0, ping_interval: float | None = 20.0) -> None:
+        self.open_timeout = open_timeout
+        self.ping_interval = ping_interval
+
+    async def connect(self, url: str) -> Connection:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake, InvalidURI
+
+        try:
+            ws = await connect(
+                url,
+                open_timeout=self.open_timeout,
+                ping_interval=self.ping_interval,
+                max_size=None,
+                compression=None,
+            )
+        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+            raise ConnectionLost(f"cannot open {_short_url(url)}: {exc}") from None
+        return WebSocketConnection(ws)
+
+    def __repr__(self) -> str:
+        return "WebSocketTransport()"
+
+
+class MemoryConnectionAdapter:
+    """An embedded node's in-memory connection seen as a :class:`Connection`."""
+
+    def __init__(self, conn: object) -> None:
+        from chan_nb.node.memory import MemoryConnection
+
+        assert isinstance(conn, MemoryConnection)
+        self._conn = conn
+        self._closing = False
+        self._receiving: asyncio.Task[Any] | None = None
+
+    async def send(self, text: str) -> None:
+        from chan_nb.node.memory import ConnectionClosed
+
+        try:
+            await self._conn.send(text)
+        except ConnectionClosed as exc:
+            raise Disconnected(str(exc), by_peer=not self._closing) from None
+
+    async def recv(self) -> str:
+        from chan_nb.node.memory import ConnectionClosed
+
+        if self._closing:
+            raise Disconnected("connection closed by the client", by_peer=False)
+        task = asyncio.current_task()
+        self._receiving = task
+        try:
+            return await self._conn.recv()
+        except ConnectionClosed as exc:
+            raise Disconnected(str(exc), by_peer=not self._closing) from None
+        except asyncio.CancelledError:
+            # close() interrupts a pending recv, as closing a socket would
+            if self._closing and task is not None and task.cancelling() <= 1:
+                task.uncancel()
+                raise Disconnected("connection closed by the client", by_peer=False) from None
+            raise
+        finally:
+            self._receiving = None
+
+    async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        await self._conn.close()
+        receiving = self._receiving
+        if receiving is not None and receiving is not asyncio.current_task():
+            receiving.cancel()
+
+
+class MemoryTransport:
+    """Connections to an :class:`~chan_nb.node.EmbeddedNode` without sockets."""
+
+    def __init__(self, node: EmbeddedNode) -> None:
+        self.node = node
+
+    async def connect(self, url: str) -> Connection:
+        parts = urlsplit(url)
+        path = parts.path or "/channel"
+        target = f"{path}?{parts.query}" if parts.query else path
+        return MemoryConnectionAdapter(self.node.connect_memory(target))
+
+    def __repr__(self) -> str:
+        return "MemoryTransport()"
+
+
+def _short_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"

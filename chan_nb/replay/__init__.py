@@ -1,0 +1,1 @@
+"""Re-driving recorded sessions against a node and comparing what it answers."""

@@ -1,0 +1,163 @@
+"""Step-by-step comparison of a recording with its replay, per role.
+
+Each role's records (notes excluded) are normalised (:mod:`.normalise`) and aligned
+with :class:`difflib.SequenceMatcher`; a step *matched* when the replay has the same
+normalised record at the aligned place, and *differed* otherwise (a changed record
+counts once, a missing or an extra one once each). The order across roles depends on
+timing, so it is not compared.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from chan_nb.recording import Direction, Frame
+from chan_nb.replay.normalise import Namer, normalised
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Where a role's replay departs from the recording."""
+
+    role: str
+    recorded: tuple[str, ...]  # normalised recorded steps (empty: the replay has extra ones)
+    replayed: tuple[str, ...]  # normalised replayed steps (empty: the replay lacks them)
+    recorded_seqs: tuple[int, ...]  # their seq numbers in the recording
+
+    @property
+    def size(self) -> int:
+        return max(len(self.recorded), len(self.replayed))
+
+
+@dataclass
+class RoleComparison:
+    role: str
+    matched: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    steps: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+
+    @property
+    def differed(self) -> int:
+        return sum(d.size for d in self.differences)
+
+
+@dataclass
+class Comparison:
+    roles: dict[str, RoleComparison]
+
+    @property
+    def matched(self) -> int:
+        return sum(r.matched for r in self.roles.values())
+
+    @property
+    def differed(self) -> int:
+        return sum(r.differed for r in self.roles.values())
+
+    @property
+    def ok(self) -> bool:
+        return self.differed == 0
+
+    def summary_line(self) -> str:
+        return f"replay: {self.matched} steps matched, {self.differed} differed"
+
+
+def _steps(frames: Sequence[Frame], role: str) -> list[Frame]:
+    return [f for f in frames if f.role == role and f.direction is not Direction.INFO]
+
+
+def compare(
+    recorded: Sequence[Frame],
+    replayed: Sequence[Frame],
+    recorded_parties: Mapping[str, str],
+    replayed_parties: Mapping[str, str],
+    recorded_aliases: Mapping[str, str] | None = None,
+) -> Comparison:
+    """Align each role's normalised records; ``*_parties`` map ``ak_`` → role name.
+
+    ``recorded_aliases`` names recorded values that stand for others (see ``Plan.aliases``).
+    """
+    roles = list(dict.fromkeys([f.role for f in recorded] + [f.role for f in replayed]))
+    out: dict[str, RoleComparison] = {}
+    for role in roles:
+        want_frames = _steps(recorded, role)
+        got_frames = _steps(replayed, role)
+        want_namer = Namer(recorded_parties, recorded_aliases or {})
+        got_namer = Namer(replayed_parties)
+        want_frames, want = _settle_races(
+            want_frames, [normalised(f, want_namer) for f in want_frames]
+        )
+        got_frames, got = _settle_races(got_frames, [normalised(f, got_namer) for f in got_frames])
+        result = RoleComparison(role)
+        matcher = difflib.SequenceMatcher(a=want, b=got, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                result.matched += i2 - i1
+                result.steps += [
+                    (want[i], want[i], got[j])
+                    for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+                ]
+                continue
+            result.differences.append(
+                Difference(
+                    role,
+                    tuple(want[i1:i2]),
+                    tuple(got[j1:j2]),
+                    tuple(f.seq for f in want_frames[i1:i2]),
+                )
+            )
+            span = max(i2 - i1, j2 - j1)
+            for k in range(span):
+                w = want[i1 + k] if i1 + k < i2 else None
+                g = got[j1 + k] if j1 + k < j2 else None
+                result.steps.append(((w or g or ""), w, g))
+        out[role] = result
+    return Comparison(out)
+
+
+def _is_ok_result(frame: Frame) -> bool:
+    return isinstance(frame.message, dict) and frame.message.get("result") == "ok"
+
+
+def _settle_races(frames: list[Frame], texts: list[str]) -> tuple[list[Frame], list[str]]:
+    """Put known timing races in one order so they do not count as differences.
+
+    When a client stops its FSM while the peer's stop is already killing it, ``died``
+    and the stop's ``ok`` come in either order (websocket-api.md §4.15, both recorded):
+    an ``ok`` directly followed by ``died`` is compared as ``died`` then ``ok``.
+    """
+    frames, texts = list(frames), list(texts)
+    for k in range(len(frames) - 1):
+        first, second = frames[k], frames[k + 1]
+        if (
+            first.direction is Direction.RECEIVED
+            and second.direction is Direction.RECEIVED
+            and _is_ok_result(first)
+            and second.event == "died"
+        ):
+            frames[k], frames[k + 1] = second, first
+            texts[k], texts[k + 1] = texts[k + 1], texts[k]
+    return frames, texts
+
+
+def report_lines(comparison: Comparison, *, verbose: bool = False, width: int = 160) -> list[str]:
+    """A readable step-by-step report: differences always, matching steps with ``verbose``."""
+    lines: list[str] = []
+    for role, result in comparison.roles.items():
+        lines.append(f"{role}: {result.matched} matched, {result.differed} differed")
+        for _, want, got in result.steps:
+            if want == got:
+                if verbose:
+                    lines.append(f"  = {_clip(want, width)}")
+                continue
+            if want is not None:
+                lines.append(f"  - recorded: {_clip(want, width)}")
+            if got is not None:
+                lines.append(f"  + replay:   {_clip(got, width)}")
+    return lines
+
+
+def _clip(text: str | None, width: int) -> str:
+    text = text or ""
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,635 @@
+"""Re-driving the client side of a recorded session against a node.
+
+The recording's client records — sockets opened and closed, frames sent — are
+performed again in their recorded order with fresh keys: parties, channel ids, fsm ids
+and states are translated to this run's, and every signing reply is re-signed over the
+transaction the node sent *this* time, by the same parties (found by verifying the
+recorded signatures) with the same preimage. Before each client action the driver
+waits until every role has received as many frames as the recording shows at that
+point; on the embedded node it makes blocks only when what is awaited needs them
+(confirmations), so chain events fall where they fell in the recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter, deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qsl, urlsplit
+
+from chan_nb.client import events as ev
+from chan_nb.client.errors import ClientError
+from chan_nb.client.params import ChannelParams, as_role, with_query
+from chan_nb.client.policy import SigningPolicy
+from chan_nb.client.recorder import Recorder
+from chan_nb.client.session import Session
+from chan_nb.client.signer import Signer
+from chan_nb.client.transport import Transport
+from chan_nb.codec import encoding, signing, txs
+from chan_nb.codec.hashing import channel_pubkey
+from chan_nb.codec.keys import Keypair
+from chan_nb.errors import ChanNbError, DecodeError
+from chan_nb.protocol import methods
+from chan_nb.recording import Direction, Frame, load
+
+if TYPE_CHECKING:
+    from chan_nb.node import EmbeddedNode
+
+#: Recorded frames that only a new block can cause.
+CHAIN_INFOS: Final = frozenset(
+    {
+        "channel_changed",
+        "channel_closed",
+        "solo_closing",
+        "can_slash",
+        "can_snapshot",
+        "consumed_forced_progress",
+    }
+)
+CHAIN_EVENTS: Final = frozenset(
+    {
+        "own_funding_locked",
+        "own_deposit_locked",
+        "own_withdraw_locked",
+        "closed_confirmed",
+        "minimum_depth_achieved",
+        "min_depth_achieved",
+    }
+)
+PRELUDE_NAME: Final = "init_per_group.md"
+
+
+def _kind(frame: Frame) -> tuple[Any, ...]:
+    """What pairs a recorded frame with a replayed one."""
+    return (frame.method, frame.event or frame.info, frame.error_code, frame.error_data_code)
+
+
+def _describe(frame: Frame) -> str:
+    what = (frame.method or "result").removeprefix("channels.")
+    detail = frame.event or frame.info
+    return f"#{frame.seq} {what}" + (f" {detail}" if detail else "")
+
+
+def _needs_block(frame: Frame) -> bool:
+    return frame.info in CHAIN_INFOS or frame.event in CHAIN_EVENTS
+
+
+class ReplayError(ChanNbError):
+    """A recording cannot be replayed (the message says why)."""
+
+
+def needs_prelude(frames: Sequence[Frame]) -> bool:
+    """Whether the session starts mid-channel (sockets opened before the recording)."""
+    return any(f.conn == 0 for f in frames if f.direction is not Direction.INFO)
+
+
+def find_prelude(path: Path, levels: int = 3) -> Path | None:
+    """The group's ``init_per_group.md`` beside the recording or in a parent folder."""
+    folder = path.resolve().parent
+    for _ in range(levels):
+        candidate = folder / PRELUDE_NAME
+        if candidate.is_file() and candidate.resolve() != path.resolve():
+            return candidate
+        folder = folder.parent
+    return None
+
+
+@dataclass
+class Plan:
+    """What is replayed: the records in order (prelude first) and who the parties are."""
+
+    frames: list[Frame]
+    parties: dict[str, str]  # recorded ak_ -> role
+    terms: dict[str, str]  # the first fresh open's query (channel terms)
+    prelude: Path | None = None
+    prelude_records: int = 0
+    notes: list[str] = field(default_factory=list)
+    #: recorded values that stand for others (a case's channel id for its prelude's)
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+def plan(path: Path, prelude: Path | None = None) -> Plan:
+    """Read a recording (and its prelude when it starts mid-channel)."""
+    case = load(path).frames
+    frames = list(case)
+    used: Path | None = None
+    if needs_prelude(case):
+        used = prelude or find_prelude(path)
+        if used is None:
+            raise ReplayError(
+                f"{path.name} starts mid-channel and no {PRELUDE_NAME} was found beside it; "
+                "give the recording that opened the channel with --prelude"
+            )
+        frames = [*load(used).frames, *case]
+    elif prelude is not None:
+        used = prelude
+        frames = [*load(prelude).frames, *case]
+    openings = [
+        dict(f.params)
+        for f in frames
+        if f.direction is Direction.OPEN
+        and f.params
+        and "initiator_id" in f.params
+        and "existing_channel_id" not in f.params
+    ]
+    if not openings:
+        raise ReplayError(f"{path.name}: no socket opening with channel terms to start from")
+    # the parties are the ids most openings name (bad-parameter cases use bogus ones)
+    initiator = Counter(q["initiator_id"] for q in openings).most_common(1)[0][0]
+    responder = Counter(q.get("responder_id", "") for q in openings).most_common(1)[0][0]
+    terms = next(
+        q
+        for q in openings
+        if q["initiator_id"] == initiator and q.get("responder_id", "") == responder
+    )
+    parties = {initiator: "initiator", responder: "responder"}
+    parties.pop("", None)
+    notes: list[str] = []
+    aliases: dict[str, str] = {}
+    if used is not None:
+        rebound = case_parties(case, parties)
+        if rebound:
+            parties.update(rebound)
+            opened = next((f.channel_id for f in frames if f.channel_id), None)
+            continued = next((f.channel_id for f in case if f.channel_id), None)
+            if opened and continued and opened != continued:
+                aliases[continued] = opened
+            notes.append(
+                f"{path.name} names other accounts than {used.name} opened the channel with "
+                "(recorded in another run of the group); they play the same roles here"
+            )
+    count = len(frames) - len(case) if used is not None else 0
+    return Plan(frames, parties, terms, used, count, notes, aliases)
+
+
+def case_parties(case: Sequence[Frame], parties: dict[str, str]) -> dict[str, str]:
+    """Roles of accounts a mid-channel case names that its prelude did not open with.
+
+    A case recorded in another run of its group than the group's init recording names
+    other keys. Two unknown accounts and the case's channel id identify who was the
+    initiator: the channel id is ``blake2b(initiator ‖ nonce ‖ responder)``.
+    """
+    unknown: list[str] = []
+    for frame in case:
+        if frame.direction is Direction.SENT:
+            for text in _strings(frame.message):
+                if text.startswith("ak_") and text not in parties and text not in unknown:
+                    unknown.append(text)
+    channel = next((f.channel_id for f in case if f.channel_id), None)
+    if len(unknown) != 2 or channel is None:
+        return {}
+    try:
+        target = encoding.decode(channel, "ch")
+        keys = [encoding.decode(a, "ak") for a in unknown]
+    except DecodeError:
+        return {}
+    for first, second in ((0, 1), (1, 0)):
+        for nonce in range(1 << 14):
+            if channel_pubkey(keys[first], nonce, keys[second]) == target:
+                return {unknown[first]: "initiator", unknown[second]: "responder"}
+    return {}
+
+
+def _strings(item: Any) -> Iterator[str]:
+    if isinstance(item, str):
+        yield item
+    elif isinstance(item, dict):
+        for value in item.values():
+            yield from _strings(value)
+    elif isinstance(item, list):
+        for value in item:
+            yield from _strings(value)
+
+
+@dataclass
+class _Maps:
+    """Recorded identifiers → this run's, learned as the runs go along."""
+
+    accounts: dict[str, str] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)
+    fsm_ids: dict[str, str] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)  # th_ of recorded txs
+
+    def string(self, text: str) -> str:
+        for table in (self.accounts, self.channels, self.fsm_ids, self.states, self.hashes):
+            if text in table:
+                return table[text]
+        return text
+
+    def value(self, item: Any) -> Any:
+        if isinstance(item, dict):
+            return {k: self.value(v) for k, v in item.items()}
+        if isinstance(item, list):
+            return [self.value(v) for v in item]
+        if isinstance(item, str):
+            return self.string(item)
+        return item
+
+
+@dataclass
+class ReplayResult:
+    plan: Plan
+    recorded: list[Frame]
+    replayed: list[Frame]
+    recorded_parties: dict[str, str]
+    replayed_parties: dict[str, str]
+    notes: list[str]
+
+
+class Replayer:
+    """Performs a :class:`Plan`'s client records against a node."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        url: str,
+        network_id: str,
+        node: EmbeddedNode | None = None,
+        transport: Transport | None = None,
+        step_timeout: float = 2.0,
+        quiet: float = 0.25,
+        keys: tuple[Keypair, Keypair] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.quiet = quiet
+        self.url = url
+        self.network_id = network_id
+        self.node = node
+        self.transport = transport
+        self.step_timeout = step_timeout
+        self.recorder = Recorder("replay")
+        fresh = keys or (Keypair.generate(), Keypair.generate())
+        self.keys = dict(zip(("initiator", "responder"), fresh, strict=True))
+        self.maps = _Maps()
+        for address, role in plan.parties.items():
+            self.maps.accounts[address] = self.keys[role].address
+        self.sessions: dict[tuple[str, int], Session] = {}
+        self._latest: dict[str, Session] = {}
+        self.notes: list[str] = list(plan.notes)
+        self._expected_received: dict[str, int] = {}
+        self._expected_closes: dict[str, int] = {}
+        # recorded and replayed frames waiting for a partner of the same kind, per role
+        self._unpaired_recorded: dict[str, dict[tuple[Any, ...], deque[Frame]]] = {}
+        self._unpaired_replayed: dict[str, dict[tuple[Any, ...], deque[Frame]]] = {}
+        self._missing_by_seq: dict[str, dict[int, Frame]] = {}
+        self._close_count: dict[str, int] = {}
+        self._progress = asyncio.Event()
+        self._recorded_network: str | None = None
+        self._recorded_requests: dict[tuple[str, str], Frame] = {}
+
+    # -- setup ---------------------------------------------------------------------------------
+    def _session(self, frame: Frame) -> Session:
+        """The session standing for the recorded socket ``frame`` travelled on.
+
+        Every recorded socket gets its own session (a role may hold two at once); a
+        socket opened before the recording started (``conn`` 0) is the role's latest.
+        """
+        role, key = frame.role, (frame.role, frame.conn)
+        if frame.direction is Direction.OPEN or (key not in self.sessions and frame.conn):
+            self.sessions[key] = self._new_session(role)
+            self._latest[role] = self.sessions[key]
+        elif key not in self.sessions:
+            if role not in self._latest:
+                self._latest[role] = self._new_session(role)
+            return self._latest[role]
+        return self.sessions[key]
+
+    def _new_session(self, role: str) -> Session:
+        query = {k: self.maps.string(v) for k, v in self.plan.terms.items()}
+        terms = ChannelParams.from_query(query)
+        options: dict[str, Any] = {}
+        if self.transport is not None:
+            options["transport"] = self.transport
+        return Session(
+            as_role(role),
+            terms,
+            self.keys[role],
+            url=self.url,
+            network_id=self.network_id,
+            recorder=self.recorder,
+            policy=SigningPolicy(mode="manual"),
+            timeout=self.step_timeout,
+            **options,
+        )
+
+    # -- the run -------------------------------------------------------------------------------
+    async def run(self) -> ReplayResult:
+        self.recorder.listeners.append(self._on_record)
+        try:
+            for frame in self.plan.frames:
+                await self._perform(frame)
+            await self._catch_up()
+            # sockets the recording leaves open are closed after the comparison point
+            replayed = list(self.recorder.frames)
+        finally:
+            everyone = {id(s): s for s in [*self.sessions.values(), *self._latest.values()]}
+            await asyncio.gather(*(s.close() for s in everyone.values()))
+        replayed_parties = {self.keys[r].address: r for r in ("initiator", "responder")}
+        return ReplayResult(
+            self.plan,
+            [f for f in self.plan.frames if f.direction is not Direction.INFO],
+            replayed,
+            dict(self.plan.parties),
+            replayed_parties,
+            self.notes,
+        )
+
+    async def _perform(self, frame: Frame) -> None:
+        role = frame.role
+        if role not in ("initiator", "responder") or frame.direction is Direction.INFO:
+            return
+        if frame.direction is Direction.RECEIVED:
+            self._expected_received[role] = self._expected_received.get(role, 0) + 1
+            self._recorded_arrives(frame)
+            if frame.method and frame.method.startswith(methods.SIGN_PREFIX):
+                self._recorded_requests[(role, frame.method)] = frame
+            return
+        await self._catch_up()
+        session = self._session(frame)
+        if frame.direction is Direction.OPEN:
+            await self._open(session, frame)
+        elif frame.direction is Direction.SENT:
+            await self._send(session, frame)
+        elif frame.direction is Direction.CLOSE:
+            await self._close(session, frame)
+
+    async def _open(self, session: Session, frame: Frame) -> None:
+        query = dict(parse_qsl(urlsplit(frame.raw).query, keep_blank_values=True))
+        translated = {k: self._translate_param(k, v, session) for k, v in query.items()}
+        try:
+            await session.attach(with_query(self.url, translated))
+        except ClientError as exc:
+            self.notes.append(f"#{frame.seq} {frame.role}: could not open a socket: {exc}")
+
+    def _translate_param(self, key: str, value: str, session: Session) -> str:
+        if key == "offchain_tx":
+            return self.maps.states.get(value) or self._latest_state(session.role) or value
+        return self.maps.string(value)
+
+    async def _close(self, session: Session, frame: Frame) -> None:
+        self._expected_closes[frame.role] = self._expected_closes.get(frame.role, 0) + 1
+        if self._node_closes(frame):
+            await self._catch_up(grace=True)
+            if not session.connected:
+                return
+        await session.disconnect(timeout=self.step_timeout)
+
+    def _latest_state(self, role: str) -> str | None:
+        """The last co-signed state ``role`` received in this run."""
+        for frame in reversed(self.recorder.frames):
+            ours = frame.role == role and frame.direction is Direction.RECEIVED
+            if ours and frame.method in (methods.UPDATE, methods.LEAVE) and frame.tx:
+                return frame.tx
+        return None
+
+    def _node_closes(self, close: Frame) -> bool:
+        """Whether the recorded close was the node's (after died, an error, or nothing)."""
+        before = [
+            f
+            for f in self.plan.frames
+            if f.role == close.role and f.seq < close.seq and f.direction is not Direction.INFO
+        ]
+        if not before:
+            return True
+        last = before[-1]
+        if last.direction is Direction.OPEN:
+            return True
+        at_connect = last.error_code is not None and isinstance(last.message, dict)
+        at_connect = at_connect and (last.message.get("error") or {}).get("request") == {}
+        return last.event == "died" or bool(at_connect)
+
+    async def _send(self, session: Session, frame: Frame) -> None:
+        text = self._translate_sent(session, frame)
+        try:
+            await session.send_raw(text)
+        except ClientError as exc:
+            self.notes.append(f"#{frame.seq} {frame.role}: could not send: {exc}")
+
+    # -- translating client frames -------------------------------------------------------------
+    def _translate_sent(self, session: Session, frame: Frame) -> str:
+        message = frame.message
+        if not isinstance(message, dict):
+            return frame.raw
+        method = message.get("method")
+        params = message.get("params")
+        kind = methods.SIGN_BY_REPLY.get(method) if isinstance(method, str) else None
+        if kind is not None and isinstance(params, dict) and "signed_tx" in params:
+            signed = self._resign(session, frame, kind, params["signed_tx"])
+            out = dict(message)
+            out["params"] = {**self.maps.value(params), "signed_tx": signed}
+            return json.dumps(out, separators=(",", ":"))
+        return json.dumps(self.maps.value(message), separators=(",", ":"))
+
+    def _resign(self, session: Session, frame: Frame, kind: methods.SignKind, recorded: Any) -> str:
+        """This run's tx for the request, signed by whoever signed the recorded reply."""
+        request = session.core.pending_sign.get(kind.request)
+        if request is None:
+            request = next(
+                (
+                    e
+                    for e in reversed(session.events)
+                    if isinstance(e, ev.SignRequest) and e.tag == kind.request
+                ),
+                None,
+            )
+        if request is None:
+            self.notes.append(
+                f"#{frame.seq} {frame.role}: the node sent no {kind.request_method} to answer"
+            )
+            return str(recorded)
+        signed = request.decoded()
+        for role, preimage in self._recorded_signers(frame, kind, recorded):
+            signed = Signer(self.keys[role], self.network_id, preimage).sign(signed)
+        return signed.to_api()
+
+    def _recorded_signers(
+        self, frame: Frame, kind: methods.SignKind, recorded: Any
+    ) -> list[tuple[str, signing.Preimage]]:
+        """Who added signatures in the recorded reply (and with which preimage)."""
+        own: list[tuple[str, signing.Preimage]] = [(frame.role, "hashed")]
+        if not isinstance(recorded, str):
+            return own
+        try:
+            reply = txs.decode_signed(recorded)
+        except DecodeError:
+            return own
+        asked = self._recorded_requests.get((frame.role, kind.request_method))
+        before: set[bytes] = set()
+        if asked is not None and asked.tx:
+            try:
+                before = set(txs.decode_signed(asked.tx).signatures)
+            except DecodeError:
+                before = set()
+        added = [s for s in reply.signatures if s not in before]
+        pubkeys = {encoding.decode(a, "ak"): r for a, r in self.plan.parties.items()}
+        network = self._recorded_network or signing.detect_network_id(
+            added[0] if added else b"", list(pubkeys), reply.tx_bytes
+        )
+        if network is None:
+            return own
+        self._recorded_network = network
+        found: list[tuple[str, signing.Preimage]] = []
+        for signature in added:
+            match = signing.find_signer(signature, list(pubkeys), reply.tx_bytes, network)
+            if match is not None:
+                found.append((pubkeys[match[0]], match[1]))
+        return found or own
+
+    # -- waiting for the node ------------------------------------------------------------------
+    # pairing: the k-th recorded frame of a kind with the k-th replayed one of that kind, so
+    # frames arriving in another order (a message overtaking a block's frames) still pair
+    def _on_record(self, frame: Frame) -> None:
+        if frame.direction is Direction.RECEIVED:
+            key = _kind(frame)
+            waiting = self._unpaired_recorded.setdefault(frame.role, {}).get(key)
+            if waiting:
+                self._pair(waiting.popleft(), frame)
+            else:
+                self._unpaired_replayed.setdefault(frame.role, {}).setdefault(key, deque()).append(
+                    frame
+                )
+        elif frame.direction is Direction.CLOSE:
+            self._close_count[frame.role] = self._close_count.get(frame.role, 0) + 1
+        self._progress.set()
+
+    def _recorded_arrives(self, frame: Frame) -> None:
+        key = _kind(frame)
+        ready = self._unpaired_replayed.setdefault(frame.role, {}).get(key)
+        if ready:
+            self._pair(frame, ready.popleft())
+            return
+        self._unpaired_recorded.setdefault(frame.role, {}).setdefault(key, deque()).append(frame)
+        self._missing_by_seq.setdefault(frame.role, {})[frame.seq] = frame
+
+    def _pair(self, recorded: Frame, replayed: Frame) -> None:
+        self._missing_by_seq.get(recorded.role, {}).pop(recorded.seq, None)
+        self._learn(recorded, replayed)
+
+    def _closes(self, role: str) -> int:
+        return self._close_count.get(role, 0)
+
+    def _missing_of(self, role: str) -> list[Frame]:
+        found = self._missing_by_seq.get(role, {})
+        return [found[seq] for seq in sorted(found)]
+
+    def _missing(self) -> list[Frame]:
+        """Recorded frames (up to now) the replay has not received, nor given up on."""
+        return [f for role in self._expected_received for f in self._missing_of(role)]
+
+    def _only_blocks_missing(self) -> bool:
+        """Whether every role's next awaited frame needs a block (so one may be made now).
+
+        Making a block while a role still awaits an ordinary frame would let the block's
+        frames overtake it.
+        """
+        firsts = [self._first_missing(role) for role in self._expected_received]
+        present = [f for f in firsts if f is not None]
+        return bool(present) and all(_needs_block(f) for f in present)
+
+    def _first_missing(self, role: str) -> Frame | None:
+        found = self._missing_by_seq.get(role, {})
+        return found[min(found)] if found else None
+
+    def _closes_missing(self) -> bool:
+        return any(self._closes(r) < n for r, n in self._expected_closes.items())
+
+    def _learn(self, old: Frame, new: Frame) -> None:
+        """Paired frames carry corresponding ids and states: remember the translation."""
+        if old.fsm_id and new.fsm_id:
+            self.maps.fsm_ids.setdefault(old.fsm_id, new.fsm_id)
+        if old.channel_id and new.channel_id:
+            self.maps.channels.setdefault(old.channel_id, new.channel_id)
+        if old.tx and new.tx and old.method in (methods.UPDATE, methods.LEAVE):
+            self.maps.states.setdefault(old.tx, new.tx)
+        if old.tx and new.tx and old.method == methods.ON_CHAIN_TX:
+            with contextlib.suppress(DecodeError):
+                recorded_hash = txs.decode_signed(old.tx).hash
+                self.maps.hashes.setdefault(recorded_hash, txs.decode_signed(new.tx).hash)
+
+    async def _catch_up(self, grace: bool = False) -> None:
+        """Wait until the replay has received what the recording had by now.
+
+        Frames that need blocks are waited for up to ``step_timeout`` (making blocks on
+        the embedded node); others until the node has been quiet for ``quiet`` seconds —
+        a node that diverged from the recording does not cost a full timeout per step.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.step_timeout
+        quiet_since = loop.time()
+        while True:
+            missing = self._missing()
+            if not missing and not (grace and self._closes_missing()):
+                return
+            now = loop.time()
+            slow = any(_needs_block(f) or f.event == "timeout" for f in missing)
+            if now >= deadline or (not slow and now - quiet_since >= self.quiet):
+                self._give_up()
+                return
+            chain = self.node is not None and self._only_blocks_missing()
+            self._progress.clear()
+            if chain and self.node is not None:
+                self.node.mine(1)
+            try:
+                await asyncio.wait_for(self._progress.wait(), 0.05 if chain else self.quiet)
+            except TimeoutError:
+                continue
+            quiet_since = loop.time()
+
+    def _give_up(self) -> None:
+        for role in self._expected_received:
+            missing = self._missing_of(role)
+            if missing:
+                self._missing_by_seq[role] = {}  # written off: the node never sent them
+                kinds = ", ".join(_describe(f) for f in missing[:3])
+                more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+                self.notes.append(f"{role}: never received {kinds}{more}")
+        for role, wanted in self._expected_closes.items():
+            if self._closes(role) < wanted:
+                self.notes.append(f"{role}: the node did not close the socket")
+
+
+async def replay(
+    path: Path,
+    *,
+    url: str | None = None,
+    network_id: str | None = None,
+    prelude: Path | None = None,
+    memory: bool = False,
+    step_timeout: float = 2.0,
+    era: str = "recorded",
+    keys: tuple[Keypair, Keypair] | None = None,
+) -> ReplayResult:
+    """Replay ``path`` against a fresh embedded node (default) or the node at ``url``.
+
+    A real node needs ``keys`` of funded accounts (initiator, responder); the embedded
+    node funds fresh ones itself.
+    """
+    what = plan(path, prelude)
+    if url is not None:
+        if network_id is None:
+            raise ReplayError("a node given by URL needs its network id")
+        return await Replayer(
+            what, url=url, network_id=network_id, step_timeout=step_timeout, keys=keys
+        ).run()
+    from chan_nb.client.transport import MemoryTransport
+    from chan_nb.node import EmbeddedNode
+
+    create_version = 1 if era == "recorded" else 2
+    async with EmbeddedNode(
+        block_interval=None, network_id=network_id, create_tx_version=create_version
+    ) as node:
+        return await Replayer(
+            what,
+            url=node.url,
+            network_id=node.network_id,
+            node=node,
+            transport=MemoryTransport(node) if memory else None,
+            step_timeout=step_timeout,
+        ).run()

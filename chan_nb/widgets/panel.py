@@ -1,0 +1,369 @@
+"""The channel panel: buttons for a channel's life over a pair of sessions.
+
+``panel = await ChannelPanel.create()`` starts an embedded node and two fresh sessions
+(initiator and responder) sharing one recorder; ``ChannelPanel(initiator, responder)``
+wraps sessions you made yourself (any node). Every button starts its action in the
+background (:class:`~chan_nb.widgets.actions.ActionRunner`) and returns at once; the
+button stays disabled while its action runs, and the outcome — conflicts and errors
+included — appears in the panel's messages. Status, round, balances, channel and fsm
+ids per participant, pending signing requests (manual mode) and the last frames
+refresh on every event the sessions see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any, Final
+
+import ipywidgets as w
+
+from chan_nb.client.errors import ClientError
+from chan_nb.client.policy import SigningPolicy
+from chan_nb.errors import ChanNbError
+from chan_nb.widgets import panel_view as view
+from chan_nb.widgets.actions import ActionRunner
+
+if TYPE_CHECKING:
+    from chan_nb.client.session import Session
+    from chan_nb.node import EmbeddedNode
+    from chan_nb.widgets.stepper import ReplayStepper
+
+ROLES: Final = ("initiator", "responder")
+DIRECTIONS: Final = {
+    "initiator → responder": ("initiator", "responder"),
+    "responder → initiator": ("responder", "initiator"),
+}
+
+
+class InputError(ChanNbError):
+    """What was typed into the panel cannot be used (e.g. an amount that is not a number)."""
+
+
+def parse_amount(text: str) -> int:
+    """An exact amount in aettos from a text box (``1_000``, ``1,000`` and ``1 000`` work)."""
+    cleaned = text.strip().replace("_", "").replace(",", "").replace(" ", "")
+    if not cleaned.lstrip("-").isdigit():
+        raise InputError(f"the amount must be a whole number of aettos, got {text!r}")
+    return int(cleaned)
+
+
+class ChannelPanel:
+    """ipywidgets controls and live state for one channel between two local sessions."""
+
+    def __init__(
+        self,
+        initiator: Session,
+        responder: Session,
+        *,
+        node: EmbeddedNode | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        frames: int = 12,
+    ) -> None:
+        if (initiator.role, responder.role) != ROLES:
+            raise ValueError("give the initiator's session first, then the responder's")
+        self.sessions: dict[str, Session] = {"initiator": initiator, "responder": responder}
+        self.node = node
+        self.loop = loop or _current_loop()
+        self.runner = ActionRunner(self.loop, self._schedule_refresh)
+        self._refresh_pending = False
+        self._build(frames)
+        for session in self.sessions.values():
+            session.on_event(lambda _event: self._schedule_refresh())
+        recorder = initiator.recorder
+        recorder.listeners.append(lambda _frame: self._schedule_refresh())
+        if responder.recorder is not recorder:
+            responder.recorder.listeners.append(lambda _frame: self._schedule_refresh())
+        self.refresh()
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    async def create(cls, node: EmbeddedNode | None = None, **session_options: Any) -> ChannelPanel:
+        """A panel over two fresh sessions on ``node`` (a new embedded node by default)."""
+        from chan_nb.client import new_pair
+        from chan_nb.node import EmbeddedNode
+
+        if node is None:
+            node = await EmbeddedNode().start()
+        initiator, responder = new_pair(node, **session_options)
+        return cls(initiator, responder, node=node, loop=asyncio.get_running_loop())
+
+    def _build(self, frames: int) -> None:
+        layout = w.Layout(width="auto")
+        self.open_button = w.Button(description="open", button_style="success", layout=layout)
+        self.leave_button = w.Button(description="leave", layout=layout)
+        self.reestablish_button = w.Button(description="reestablish", layout=layout)
+        self.shutdown_button = w.Button(
+            description="shutdown", button_style="danger", layout=layout
+        )
+        self.transfer_button = w.Button(
+            description="transfer", button_style="primary", layout=layout
+        )
+        self.message_button = w.Button(description="send message", layout=layout)
+        self.disconnect_button = w.Button(
+            description="disconnect", button_style="warning", layout=layout
+        )
+        self.reconnect_button = w.Button(description="reconnect", layout=layout)
+        self.amount = w.Text(value="1", description="amount", layout=w.Layout(width="230px"))
+        self.direction = w.Dropdown(options=list(DIRECTIONS), layout=w.Layout(width="200px"))
+        self.message_text = w.Text(value="Hello", description="message")
+        toggles = {"layout": w.Layout(width="auto"), "style": {"description_width": "initial"}}
+        self.who = w.ToggleButtons(
+            options=list(ROLES), description="who", value="responder", **toggles
+        )
+        self.who.style.button_width = "90px"
+        self.signing = w.ToggleButtons(options=["auto", "manual"], description="signing", **toggles)
+        self.signing.style.button_width = "70px"
+        self.approve_buttons = {
+            role: w.Button(description=f"approve ({role})", button_style="success")
+            for role in ROLES
+        }
+        self.reject_buttons = {
+            role: w.Button(description=f"reject ({role})", button_style="danger") for role in ROLES
+        }
+        self.cards = {role: w.HTML(layout=w.Layout(flex="1 1 50%")) for role in ROLES}
+        self.pending = {role: w.HTML() for role in ROLES}
+        self.notices = w.HTML()
+        self.frame_filter = w.Dropdown(
+            options=list(view.FRAME_FILTERS), description="frames", layout=w.Layout(width="260px")
+        )
+        self.frame_search = w.Text(placeholder="contains…", layout=w.Layout(width="180px"))
+        self.frame_count = w.BoundedIntText(
+            value=frames, min=1, max=500, description="last", layout=w.Layout(width="130px")
+        )
+        self.frames = w.HTML()
+        self.title = w.HTML()
+
+        self.actions: dict[str, Any] = {
+            "open": self.open_button,
+            "leave": self.leave_button,
+            "reestablish": self.reestablish_button,
+            "shutdown": self.shutdown_button,
+            "transfer": self.transfer_button,
+            "message": self.message_button,
+            "disconnect": self.disconnect_button,
+            "reconnect": self.reconnect_button,
+        }
+        for name, button in self.actions.items():
+            button.add_class(f"chan-nb-{name}")
+            button.on_click(lambda _b, name=name: self.start(name))
+        for role in ROLES:
+            self.approve_buttons[role].on_click(lambda _b, role=role: self.decide(role, True))
+            self.reject_buttons[role].on_click(lambda _b, role=role: self.decide(role, False))
+        for name, control in (
+            ("amount", self.amount),
+            ("direction", self.direction),
+            ("message-text", self.message_text),
+            ("who", self.who),
+            ("signing", self.signing),
+        ):
+            control.add_class(f"chan-nb-{name}")
+        for role in ROLES:
+            self.approve_buttons[role].add_class(f"chan-nb-approve-{role}")
+            self.reject_buttons[role].add_class(f"chan-nb-reject-{role}")
+        self.signing.observe(self._on_signing, names="value")
+        for control in (self.frame_filter, self.frame_search, self.frame_count):
+            control.observe(lambda _change: self._draw_frames(), names="value")
+
+        self.signing_box = w.VBox(
+            [
+                w.HBox([self.approve_buttons[r], self.reject_buttons[r], self.pending[r]])
+                for r in ROLES
+            ]
+        )
+        self.widget = w.VBox(
+            [
+                self.title,
+                w.HBox([self.open_button, self.leave_button, self.reestablish_button,
+                        self.shutdown_button, self.signing]),
+                w.HBox([self.amount, self.direction, self.transfer_button]),
+                w.HBox([self.message_text, self.message_button]),
+                w.HBox([self.who, self.disconnect_button, self.reconnect_button]),
+                w.HBox([self.cards["initiator"], self.cards["responder"]]),
+                self.signing_box,
+                self.notices,
+                w.HBox([self.frame_filter, self.frame_search, self.frame_count]),
+                self.frames,
+            ]
+        )  # fmt: skip
+        self.widget.add_class("chan-nb-panel")
+
+    # -- actions -------------------------------------------------------------------------
+    def start(self, name: str) -> bool:
+        """Start the action behind button ``name`` (returns at once; False if refused)."""
+        try:
+            factory, done = self._action(name)
+        except (InputError, ClientError, KeyError, ValueError) as exc:
+            self.runner.notify("error", name, str(exc))
+            self.refresh()
+            return False
+        started = self.runner.start(name, factory, done)
+        if started:
+            self.actions[name].disabled = True  # at once, not at the next redraw
+        return started
+
+    def _action(self, name: str) -> tuple[Any, Any]:
+        i = self.sessions["initiator"]
+        who = self.sessions[str(self.who.value)]
+        if name == "open":
+            return self._open, lambda _: f"channel open at round {i.round}: {i.channel_id}"
+        if name == "transfer":
+            amount = parse_amount(str(self.amount.value))
+            payer, payee = (self.sessions[x] for x in DIRECTIONS[str(self.direction.value)])
+            return (
+                lambda: payer.transfer(payee.address, amount),
+                lambda state: (
+                    f"{payer.role} paid {amount:,} to {payee.role}: "
+                    f"round {getattr(state, 'round', payer.round)}"
+                ),
+            )
+        if name == "message":
+            sender, receiver = (self.sessions[x] for x in DIRECTIONS[str(self.direction.value)])
+            text = str(self.message_text.value)
+            return (
+                lambda: sender.message(receiver.address, text),
+                lambda _: f"{sender.role} sent {text!r} to {receiver.role}",
+            )
+        if name == "disconnect":
+            return who.disconnect, lambda _: f"{who.role} closed its socket (its FSM keeps running)"
+        if name == "reconnect":
+            return who.reconnect, lambda _: f"{who.role} is back on fsm {who.fsm_id}"
+        if name == "leave":
+            return self._leave, lambda _: f"{who.role} left: both FSMs stopped at round {who.round}"
+        if name == "reestablish":
+            return self._reestablish, lambda _: f"channel reestablished at round {i.round}"
+        if name == "shutdown":
+            return who.shutdown, lambda tx: f"closed mutually by {who.role}: {str(tx)[:24]}…"
+        raise KeyError(f"no action {name!r}")
+
+    async def _open(self) -> None:
+        i, r = self.sessions["initiator"], self.sessions["responder"]
+        if i.channel_id is not None:
+            raise ClientError("this pair has opened its channel already")
+        if not i.connected:
+            await i.connect()
+        if not r.connected:
+            await r.connect()
+        await asyncio.gather(i.open(), r.open())
+
+    async def _leave(self) -> None:
+        who = self.sessions[str(self.who.value)]
+        other = self.sessions["initiator" if who.role == "responder" else "responder"]
+        await who.leave()
+        await other.wait_closed()
+
+    async def _reestablish(self) -> None:
+        """The responder first (it waits for the initiator), then the initiator."""
+        i, r = self.sessions["initiator"], self.sessions["responder"]
+        mark = r.mark()
+        responder_back = asyncio.ensure_future(r.reestablish())
+        try:
+            await r.wait_for(lambda e: getattr(e, "event", None) == "fsm_up", since=mark)
+        except BaseException:
+            responder_back.cancel()
+            raise
+        await asyncio.gather(responder_back, i.reestablish())
+
+    def decide(self, role: str, approve: bool) -> bool:
+        """Approve or reject ``role``'s oldest pending signing request (returns at once)."""
+        session = self.sessions[role]
+        name = f"{'approve' if approve else 'reject'} ({role})"
+        if not session.pending_signatures:
+            self.runner.notify("info", name, f"{role} has nothing to sign")
+            self.refresh()
+            return False
+        item = session.pending_signatures[0]
+        started = self.runner.start(
+            name,
+            (lambda: session.approve(item)) if approve else (lambda: session.reject(item)),
+            lambda _: f"{role} {'signed' if approve else 'refused'} {item.tag}",
+        )
+        if started:
+            self.approve_buttons[role].disabled = self.reject_buttons[role].disabled = True
+        return started
+
+    def _on_signing(self, change: dict[str, Any]) -> None:
+        for session in self.sessions.values():
+            session.policy = SigningPolicy(mode=str(change["new"]))  # type: ignore[arg-type]
+        self.refresh()
+
+    async def idle(self) -> None:
+        """Wait for every running action, then redraw (tests and scripts)."""
+        await self.runner.idle()
+        self.refresh()
+
+    async def close(self) -> None:
+        """Close both sessions and stop the embedded node this panel started."""
+        await asyncio.gather(*(s.close() for s in self.sessions.values()), return_exceptions=True)
+        if self.node is not None:
+            with contextlib.suppress(Exception):
+                await self.node.stop()
+
+    # -- drawing -------------------------------------------------------------------------
+    def _schedule_refresh(self) -> None:
+        """Coalesce the many events of one step into one redraw on the sessions' loop."""
+        if self._refresh_pending:
+            return
+        self._refresh_pending = True
+        try:
+            self.loop.call_soon_threadsafe(self.refresh)
+        except RuntimeError:  # the loop is closed: draw now
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw everything from the sessions' current state."""
+        self._refresh_pending = False
+        snaps = {role: view.snapshot(s) for role, s in self.sessions.items()}
+        names = {snap.address: role for role, snap in snaps.items()}
+        where = self.sessions["initiator"].url
+        self.title.value = f"<b>chan_nb channel panel</b> · node <code>{where}</code>" + (
+            " (embedded)" if self.node is not None else ""
+        )
+        for role, snap in snaps.items():
+            self.cards[role].value = view.role_card(snap, names)
+            self.pending[role].value = view.pending_html(snap)
+            waiting = bool(snap.pending)
+            self.approve_buttons[role].disabled = not waiting
+            self.reject_buttons[role].disabled = not waiting
+        self.signing_box.layout.display = (
+            "flex" if self.signing.value == "manual" or any(s.pending for s in snaps.values())
+            else "none"
+        )  # fmt: skip
+        for name, button in self.actions.items():
+            button.disabled = self.runner.is_running(name)
+        self.notices.value = view.notices_html(self.runner.notices, list(self.runner.running))
+        self._draw_frames()
+
+    def _draw_frames(self) -> None:
+        frames = self.sessions["initiator"].recorder.frames
+        chosen = view.select_frames(
+            frames,
+            str(self.frame_filter.value),
+            str(self.frame_search.value),
+            int(self.frame_count.value),
+        )
+        self.frames.value = view.frames_html(chosen, len(frames))
+
+    # -- notebook integration ------------------------------------------------------------
+    def stepper(self) -> ReplayStepper:
+        """A replay stepper over this panel's live recording (call ``.refresh()`` on it)."""
+        from chan_nb.widgets.stepper import ReplayStepper
+
+        return ReplayStepper(self.sessions["initiator"].recorder.frames)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        i = self.sessions["initiator"]
+        return f"<ChannelPanel {i.status.value} round={i.round} channel={i.channel_id}>"
+
+
+def _current_loop() -> asyncio.AbstractEventLoop:
+    """The running loop (a notebook cell), else the client's background loop."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        from chan_nb.client.sync import background_loop
+
+        return background_loop()
