@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -158,3 +159,41 @@ async def test_memory_close_wakes_a_pending_reader() -> None:
             pass
         else:
             raise AssertionError("recv() returned a frame after close()")
+
+
+async def _connect_error(node: Any, query: dict[str, Any]) -> dict[str, Any]:
+    import asyncio
+
+    from chan_nb.node import ConnectionClosed
+
+    conn = node.connect_memory(urlencode(query))
+    frame = json.loads(await asyncio.wait_for(conn.recv(), 2))
+    try:
+        extra = await asyncio.wait_for(conn.recv(), 2)
+    except ConnectionClosed:
+        pass  # closed right after the error frame, as the node does
+    else:
+        raise AssertionError(f"frame after a connect-time error: {extra}")
+    result: dict[str, Any] = frame
+    return result
+
+
+async def test_connect_time_internal_errors_for_port_and_channel_limits() -> None:
+    from chan_nb.node import EmbeddedNode, NodeConfig
+
+    ikey, rkey = Keypair.generate(), Keypair.generate()
+    config = NodeConfig(responder_ports=frozenset({13179}), max_channels=1)
+    async with EmbeddedNode(config=config, serve_sockets=False) as node:
+        refused = await _connect_error(node, connect_params(ikey, rkey, "responder", port=14000))
+        assert refused == {
+            "jsonrpc": "2.0",
+            "id": None,
+            "channel_id": None,
+            "error": {"code": -32603, "message": "Internal error", "request": {}},
+            "version": 1,
+        }
+        first = node.connect_memory(urlencode(connect_params(ikey, rkey, "responder")))
+        assert "fsm_up" in await first.recv(timeout=2)  # allowed port, first FSM
+        over = await _connect_error(node, connect_params(ikey, rkey, "initiator"))
+        assert over["error"] == {"code": -32603, "message": "Internal error", "request": {}}
+        await first.close()

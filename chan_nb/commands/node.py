@@ -74,6 +74,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="AK:AMOUNT",
         help="start with this account funded (repeatable)",
     )
+    parser.add_argument(
+        "--responder-port",
+        type=int,
+        action="append",
+        default=None,
+        metavar="PORT",
+        help="allow responders only on these ports (repeatable; default: any port)",
+    )
+    parser.add_argument(
+        "--max-channels",
+        type=int,
+        default=None,
+        help="refuse new FSMs beyond this many (−32603, as the node's channel-count limit)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -93,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         minimum_depth=args.minimum_depth,
         auto_fund=not args.no_auto_fund,
         funded=dict(args.fund),
+        responder_ports=frozenset(args.responder_port) if args.responder_port else None,
+        max_channels=args.max_channels,
     )
 
     async def serve() -> None:

@@ -45,6 +45,12 @@ class NodeConfig:
       (the node notices a dropped noise connection a little later too).
     * ``close_delay`` — the node closes a socket this long after ``died`` or a
       connect-time error frame (a ``stop`` arriving in between still gets ``ok``).
+    * ``responder_ports`` — the node's ``channels.listeners`` with
+      ``ad_hoc_listen_ports`` off: a responder asking to listen on another port
+      is refused with −32603 (``responder_port_not_allowed``). ``None`` (the
+      node's default, ad hoc ports on) allows any port.
+    * ``max_channels`` — the node's channel-count limit: a new FSM beyond it is
+      refused with −32603 (``channel_count_limit_exceeded``). ``None``: no limit.
     """
 
     network_id: str = DEFAULT_NETWORK_ID
@@ -58,6 +64,8 @@ class NodeConfig:
     peer_loss_delay: float = 0.05
     close_delay: float = 0.002
     funded: dict[str, int] = field(default_factory=dict)  # ak_… -> balance at start
+    responder_ports: frozenset[int] | None = None
+    max_channels: int | None = None
 
     def __post_init__(self) -> None:
         if self.create_tx_version not in (1, 2):

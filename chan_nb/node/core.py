@@ -15,6 +15,7 @@ place of the noise link); one FSM's failure never touches another channel.
 
 from __future__ import annotations
 
+import heapq
 import hmac
 import logging
 import secrets
@@ -91,6 +92,14 @@ class NodeCore:
         self._peer_of: dict[int, ChannelFsm] = {}  # id(fsm) -> linked peer fsm
         self.running: dict[tuple[bytes, Role], ChannelFsm] = {}
         self._fsms: list[ChannelFsm] = []
+        # timers without scanning every FSM: a lazy heap of (deadline, creation number,
+        # push number, fsm), refreshed from the FSMs touched since (their deadline may
+        # have moved); stale entries are dropped when they surface
+        self._created: dict[int, int] = {}  # id(fsm) -> creation number, for live FSMs
+        self._timers: list[tuple[float, int, int, ChannelFsm]] = []
+        self._touched: dict[int, ChannelFsm] = {}
+        self._pushes = 0
+        self._blocked: dict[int, Handler] = {}  # conn_id -> handler with a postponed call
         self._listeners: list[ChannelFsm] = []
         self._connecting: list[ChannelFsm] = []
         self.state_cache: dict[tuple[bytes, Role], Snapshot] = {}
@@ -133,7 +142,10 @@ class NodeCore:
     # -- time -------------------------------------------------------------------------------
     def next_deadline(self) -> float | None:
         """When :meth:`advance` should run next (None = only on input)."""
-        times = [f.deadline for f in self._fsms if f.deadline is not None]
+        times = []
+        timer = self._first_timer()
+        if timer is not None:
+            times.append(timer)
         if self.next_block_at is not None:
             times.append(self.next_block_at)
         if self._delayed:
@@ -148,7 +160,7 @@ class NodeCore:
             self._delayed = [d for d in self._delayed if d[0] > now]
             for _, _, event in sorted(due, key=lambda d: (d[0], d[1])):
                 event(now)
-        for machine in list(self._fsms):
+        for machine in self._due_fsms(now):
             if machine.alive and machine.deadline is not None and machine.deadline <= now:
                 self._event(machine, machine.timeout, now)
                 self._drain(machine, now)
@@ -156,6 +168,60 @@ class NodeCore:
             self.next_block_at = None
             self._mine_block(now)
         return self._finish(now)
+
+    def _touch(self, machine: ChannelFsm) -> None:
+        """``machine`` ran an event: its timer may have moved."""
+        self._touched[id(machine)] = machine
+
+    def _refresh_timers(self) -> None:
+        for machine in self._touched.values():
+            created = self._created.get(id(machine))
+            if created is not None and machine.alive and machine.deadline is not None:
+                self._pushes += 1
+                heapq.heappush(self._timers, (machine.deadline, created, self._pushes, machine))
+        self._touched.clear()
+        if len(self._timers) > 4 * len(self._created) + 64:  # too many stale entries
+            self._timers = [t for t in self._timers if self._current(t)]
+            heapq.heapify(self._timers)
+
+    def _current(self, timer: tuple[float, int, int, ChannelFsm]) -> bool:
+        deadline, created, _, machine = timer
+        return (
+            machine.alive
+            and machine.deadline == deadline
+            and self._created.get(id(machine)) == created
+        )
+
+    def _first_timer(self) -> float | None:
+        self._refresh_timers()
+        while self._timers and not self._current(self._timers[0]):
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def _due_fsms(self, now: float) -> list[ChannelFsm]:
+        """FSMs whose timer is due, in creation order (as a scan of all FSMs would find them)."""
+        self._refresh_timers()
+        due: dict[int, tuple[int, ChannelFsm]] = {}
+        while self._timers and self._timers[0][0] <= now:
+            timer = heapq.heappop(self._timers)
+            if self._current(timer):
+                due[id(timer[3])] = (timer[1], timer[3])
+        return [machine for _, machine in sorted(due.values(), key=lambda d: d[0])]
+
+    def _add_fsm(self, machine: ChannelFsm) -> None:
+        self._fsms.append(machine)
+        self._seq += 1
+        self._created[id(machine)] = self._seq
+        self._touch(machine)
+
+    def _set_blocked(
+        self, handler: Handler, blocked: tuple[frames.Request, events.Call] | None
+    ) -> None:
+        handler.blocked = blocked
+        if blocked is None:
+            self._blocked.pop(handler.conn_id, None)
+        else:
+            self._blocked[handler.conn_id] = handler
 
     # -- connections ------------------------------------------------------------------------
     def connect(self, conn_id: int, path_and_query: str, now: float) -> list[Action]:
@@ -189,6 +255,7 @@ class NodeCore:
         """The client's socket is gone (closed by either side)."""
         self._now = now
         handler = self.handlers.pop(conn_id, None)
+        self._blocked.pop(conn_id, None)
         if handler is not None:
             handler.closed = True
             machine = handler.fsm
@@ -234,6 +301,13 @@ class NodeCore:
         if p.lock_period < 0:
             self._reject(handler, Reason.VALUE_TOO_LOW)
             return
+        allowed_ports = self.config.responder_ports
+        if p.role is Role.RESPONDER and allowed_ports is not None and p.port not in allowed_ports:
+            self._reject(handler, Reason.INTERNAL)  # responder_port_not_allowed
+            return
+        if self.config.max_channels is not None and len(self._fsms) >= self.config.max_channels:
+            self._reject(handler, Reason.INTERNAL)  # channel_count_limit_exceeded
+            return
         terms = Terms(
             p.initiator,
             p.responder,
@@ -253,7 +327,7 @@ class NodeCore:
             p.role, self._new_fsm_id(), me, terms, options, self.config, self.chain, now
         )
         self._attach(handler, machine)
-        self._fsms.append(machine)
+        self._add_fsm(machine)
         if p.role is Role.INITIATOR:
             self._connecting.append(machine)
         self._drain(machine, now)
@@ -277,7 +351,7 @@ class NodeCore:
             snapshot, self._new_fsm_id(), self.config, self.chain, now
         )
         self._attach(handler, machine)
-        self._fsms.append(machine)
+        self._add_fsm(machine)
         if p.role is Role.INITIATOR:
             self._connecting.append(machine)
         self._drain(machine, now)
@@ -399,8 +473,9 @@ class NodeCore:
         except Exception:  # a bug must cost one request, never the node
             log.exception("embedded node: %s failed", request.method)
             result = events.Fail(Reason.INTERNAL)
+        self._touch(machine)
         if result is events.POSTPONE:
-            handler.blocked = (request, call)
+            self._set_blocked(handler, (request, call))
             return
         self._answer(handler, request, result)
         self._drain(machine, now)
@@ -440,6 +515,7 @@ class NodeCore:
             machine = handler.fsm
             if machine is not None and machine.alive:
                 machine.call(events.Stop(), now)
+                self._touch(machine)
             self._answer(handler, request, events.OK)
             if machine is not None:
                 self._drain(machine, now)
@@ -468,8 +544,11 @@ class NodeCore:
             self._actions.append(Send(handler.conn_id, text))
 
     def _retry_blocked(self, now: float) -> None:
-        for handler in list(self.handlers.values()):
-            if handler.blocked is None or handler.closed:
+        if not self._blocked:
+            return
+        for conn_id in sorted(self._blocked):  # connection order, as the node's handlers
+            handler = self._blocked.get(conn_id)
+            if handler is None or handler.blocked is None or handler.closed:
                 continue
             machine = handler.fsm
             request, call = handler.blocked
@@ -477,9 +556,10 @@ class NodeCore:
                 result: events.CallResult = events.Fail(Reason.INTERNAL)
             else:
                 result = machine.call(call, now)
+                self._touch(machine)
                 if result is events.POSTPONE:
                     continue
-            handler.blocked = None
+            self._set_blocked(handler, None)
             self._answer(handler, request, result)
             waiting, handler.backlog_out = handler.backlog_out, []
             for frame in waiting:
@@ -502,9 +582,11 @@ class NodeCore:
         except Exception:
             log.exception("embedded node: FSM %s crashed", machine.fsm_id_api)
             machine.crash()
+        self._touch(machine)
 
     # -- FSM outputs ------------------------------------------------------------------------------
     def _drain(self, machine: ChannelFsm, now: float) -> None:
+        self._touch(machine)
         for output in machine.take_outputs():
             self._output(machine, output, now)
 
@@ -546,6 +628,7 @@ class NodeCore:
     def _terminated(self, machine: ChannelFsm, now: float) -> None:
         if machine in self._fsms:
             self._fsms.remove(machine)
+        self._created.pop(id(machine), None)
         if machine in self._listeners:
             self._listeners.remove(machine)
         if machine in self._connecting:
@@ -559,7 +642,7 @@ class NodeCore:
         handler = self._handler_of.pop(id(machine), None)
         if handler is not None:
             if handler.blocked is not None:
-                handler.blocked = None
+                self._set_blocked(handler, None)
                 waiting, handler.backlog_out = handler.backlog_out, []
                 for frame in waiting:
                     self._send(handler, frame)
