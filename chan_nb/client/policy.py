@@ -25,6 +25,7 @@ from chan_nb.codec import encoding, signing, txs
 from chan_nb.codec import updates as upd
 from chan_nb.codec.ids import Id
 from chan_nb.errors import DecodeError
+from chan_nb.protocol import methods
 
 #: Abort code sent when the auto policy refuses a request (≥ 128: "user-defined").
 POLICY_ABORT_CODE: Final = 147
@@ -49,24 +50,9 @@ TX_TYPE_OF_TAG: Final[dict[str, type[txs.Tx]]] = {
 }
 
 #: Requests answering the peer's proposal (the peer has signed already).
-ACK_TAGS: Final = frozenset(
-    {"responder_sign", "update_ack", "deposit_ack", "withdraw_ack", "shutdown_sign_ack"}
-)
+ACK_TAGS: Final = frozenset(k.request for k in methods.SIGN_KINDS if not k.own)
 #: Requests for something this participant started.
-OWN_TAGS: Final = frozenset(
-    {
-        "initiator_sign",
-        "update",
-        "deposit_tx",
-        "withdraw_tx",
-        "shutdown_sign",
-        "close_solo_sign",
-        "slash_tx",
-        "settle_sign",
-        "snapshot_solo_tx",
-        "force_progress_tx",
-    }
-)
+OWN_TAGS: Final = methods.OWN_SIGN_REQUESTS
 
 
 @dataclass(frozen=True)

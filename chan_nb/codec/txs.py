@@ -212,9 +212,10 @@ _FINAL_AMOUNTS = (
 )
 
 
-@register
 @dataclass(frozen=True)
-class ChannelCloseMutualTx(Tx):
+class _FinalAmountsTx(Tx):
+    """The layout close_mutual and settle share: final amounts of both parties."""
+
     channel_id: Id
     from_id: Id
     initiator_amount_final: int
@@ -223,25 +224,21 @@ class ChannelCloseMutualTx(Tx):
     fee: int
     nonce: int
     version: int = 1
+    FIELDS: ClassVar = {1: _FINAL_AMOUNTS}
+
+
+@register
+@dataclass(frozen=True)
+class ChannelCloseMutualTx(_FinalAmountsTx):
     TAG: ClassVar[int] = 53
     TYPE: ClassVar[str] = "channel_close_mutual_tx"
-    FIELDS: ClassVar = {1: _FINAL_AMOUNTS}
 
 
 @register
 @dataclass(frozen=True)
-class ChannelSettleTx(Tx):
-    channel_id: Id
-    from_id: Id
-    initiator_amount_final: int
-    responder_amount_final: int
-    ttl: int
-    fee: int
-    nonce: int
-    version: int = 1
+class ChannelSettleTx(_FinalAmountsTx):
     TAG: ClassVar[int] = 56
     TYPE: ClassVar[str] = "channel_settle_tx"
-    FIELDS: ClassVar = {1: _FINAL_AMOUNTS}
 
 
 _SOLO = (
@@ -265,9 +262,10 @@ class _PayloadMixin:
         return result
 
 
-@register
 @dataclass(frozen=True)
-class ChannelCloseSoloTx(_PayloadMixin, Tx):
+class _SoloTx(_PayloadMixin, Tx):
+    """The layout close_solo and slash share: a co-signed state (or none) and its proof."""
+
     channel_id: Id
     from_id: Id
     payload: bytes
@@ -276,25 +274,21 @@ class ChannelCloseSoloTx(_PayloadMixin, Tx):
     fee: int
     nonce: int
     version: int = 1
+    FIELDS: ClassVar = {1: _SOLO}
+
+
+@register
+@dataclass(frozen=True)
+class ChannelCloseSoloTx(_SoloTx):
     TAG: ClassVar[int] = 54
     TYPE: ClassVar[str] = "channel_close_solo_tx"
-    FIELDS: ClassVar = {1: _SOLO}
 
 
 @register
 @dataclass(frozen=True)
-class ChannelSlashTx(_PayloadMixin, Tx):
-    channel_id: Id
-    from_id: Id
-    payload: bytes
-    poi: bytes
-    ttl: int
-    fee: int
-    nonce: int
-    version: int = 1
+class ChannelSlashTx(_SoloTx):
     TAG: ClassVar[int] = 55
     TYPE: ClassVar[str] = "channel_slash_tx"
-    FIELDS: ClassVar = {1: _SOLO}
 
 
 @register

@@ -26,24 +26,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(func=run)
 
 
-def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files named directly, plus recordings found under named directories."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = [p for ext in ("*.md", "*.txt", "*.jsonl") for p in path.rglob(ext)]
-            out.extend(sorted(p for p in found if p.name.lower() != "readme.md"))
-        else:
-            out.append(path)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from chan_nb.audit import audit_frames
     from chan_nb.errors import ChanNbError
     from chan_nb.recording import load
+    from chan_nb.recording.formats import find_recordings
 
-    files = expand_paths(args.paths)
+    files = find_recordings(args.paths)
     if not files:
         print("audit: no recordings found", file=sys.stderr)
         return 2

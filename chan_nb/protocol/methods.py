@@ -81,6 +81,7 @@ class SignKind:
     fsm_tag: str  # the FSM's name for the awaited signature
     replies: tuple[str, ...]  # reply methods the node maps to fsm_tag (first = canonical)
     abortable: bool = True
+    own: bool = False  # the signer started the exchange (not an ack of the peer's proposal)
 
     @property
     def request_method(self) -> str:
@@ -92,29 +93,35 @@ class SignKind:
 
 
 SIGN_KINDS: Final[tuple[SignKind, ...]] = (
-    SignKind("initiator_sign", "create_tx", ("channels.initiator_sign",), abortable=False),
+    SignKind("initiator_sign", "create_tx", ("channels.initiator_sign",), False, own=True),
     SignKind("responder_sign", "funding_created", ("channels.responder_sign",), abortable=False),
-    SignKind("update", "update", ("channels.update",)),
+    SignKind("update", "update", ("channels.update",), own=True),
     SignKind("update_ack", "update_ack", ("channels.update_ack",)),
-    SignKind("deposit_tx", "deposit_tx", ("channels.deposit_tx",)),
+    SignKind("deposit_tx", "deposit_tx", ("channels.deposit_tx",), own=True),
     SignKind("deposit_ack", "deposit_created", ("channels.deposit_ack",)),
-    SignKind("withdraw_tx", "withdraw_tx", ("channels.withdraw_tx",)),
+    SignKind("withdraw_tx", "withdraw_tx", ("channels.withdraw_tx",), own=True),
     SignKind("withdraw_ack", "withdraw_created", ("channels.withdraw_ack",)),
-    SignKind("shutdown_sign", "shutdown", ("channels.shutdown_sign",)),
+    SignKind("shutdown_sign", "shutdown", ("channels.shutdown_sign",), own=True),
     SignKind("shutdown_sign_ack", "shutdown_ack", ("channels.shutdown_sign_ack",)),
     SignKind(
-        "close_solo_sign", "close_solo_tx", ("channels.close_solo_sign", "channels.close_solo_tx")
+        "close_solo_sign",
+        "close_solo_tx",
+        ("channels.close_solo_sign", "channels.close_solo_tx"),
+        own=True,
     ),
-    SignKind("slash_tx", "slash_tx", ("channels.slash_sign", "channels.slash_tx")),
-    SignKind("settle_sign", "settle_tx", ("channels.settle_sign", "channels.settle_tx")),
-    SignKind("snapshot_solo_tx", "snapshot_solo_tx", ("channels.snapshot_solo_sign",)),
+    SignKind("slash_tx", "slash_tx", ("channels.slash_sign", "channels.slash_tx"), own=True),
+    SignKind("settle_sign", "settle_tx", ("channels.settle_sign", "channels.settle_tx"), own=True),
+    SignKind("snapshot_solo_tx", "snapshot_solo_tx", ("channels.snapshot_solo_sign",), own=True),
     SignKind(
         "force_progress_tx",
         "force_progress_tx",
         ("channels.force_progress_sign", "channels.force_progress_tx"),
+        own=True,
     ),
 )
 
+#: requests for something the signer itself started (the others ack the peer's proposal)
+OWN_SIGN_REQUESTS: Final = frozenset(k.request for k in SIGN_KINDS if k.own)
 SIGN_BY_REQUEST: Final[dict[str, SignKind]] = {k.request: k for k in SIGN_KINDS}
 SIGN_BY_FSM_TAG: Final[dict[str, SignKind]] = {k.fsm_tag: k for k in SIGN_KINDS}
 #: reply method -> sign kind (every alias included)

@@ -7,6 +7,7 @@ read back to the same records (from the primary columns).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,3 +139,15 @@ def save(log: SessionLog, path: str | Path, format: Format | str | None = None) 
 
         write_table(log.frames, path, fmt.value)
     return path
+
+
+def find_recordings(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named directly, plus the recordings (*.md, *.txt, *.jsonl) under named folders."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = [p for ext in ("*.md", "*.txt", "*.jsonl") for p in path.rglob(ext)]
+            out.extend(sorted(p for p in found if p.name.lower() != "readme.md"))
+        else:
+            out.append(path)
+    return out

@@ -55,19 +55,6 @@ FLOW_STARTERS: Final[dict[str, str]] = {
 #: Kinds whose flow ends in a new co-signed state (``channels.update``).
 STATE_FLOWS: Final = frozenset({"update", "new_contract", "call_contract", "deposit", "withdraw"})
 
-_STARTER_SIGN_TAGS: Final = frozenset(
-    {
-        "update",
-        "deposit_tx",
-        "withdraw_tx",
-        "shutdown_sign",
-        "close_solo_sign",
-        "slash_tx",
-        "settle_sign",
-        "snapshot_solo_tx",
-        "force_progress_tx",
-    }
-)
 _ACK_SIGN_TAGS: Final = frozenset(
     {"update_ack", "deposit_ack", "withdraw_ack", "shutdown_sign_ack"}
 )
