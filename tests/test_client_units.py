@@ -212,3 +212,22 @@ def test_run_works_with_and_without_a_running_loop() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_recorder_parses_lazily_but_keeps_order_and_listeners_see_frames_at_once() -> None:
+    from chan_nb.client import Recorder
+
+    recorder = Recorder("lazy")
+    conn = recorder.opened("initiator", "ws://127.0.0.1:1/channel?role=initiator")
+    recorder.sent("initiator", '{"jsonrpc":"2.0","method":"channels.leave","params":{}}', conn)
+    seen: list[object] = []
+    recorder.listeners.append(seen.append)
+    recorder.received("initiator", '{"jsonrpc":"2.0","id":0,"result":"ok","version":1}', conn)
+    assert len(seen) == 1 and seen[0].rpc_id == 0  # type: ignore[attr-defined]
+    recorder.closed("initiator", conn)
+    assert len(recorder) == 4
+    frames = recorder.frames
+    assert [f.seq for f in frames] == [1, 2, 3, 4]
+    assert [str(f.direction) for f in frames] == ["open", "sent", "received", "close"]
+    assert frames[1].method == "channels.leave" and frames[2] is seen[0]
+    assert recorder.log.df["seq"].tolist() == [1, 2, 3, 4]

@@ -200,3 +200,13 @@ def test_deep_nesting_is_a_decode_error_not_a_crash() -> None:
         rlp.decode(data)
     shallow = rlp.encode([[[[b"x"]]]])
     assert rlp.decode(shallow) == [[[[b"x"]]]]
+
+
+@given(st.binary(max_size=40))
+def test_base58_is_canonical_without_a_re_encode_check(payload: bytes) -> None:
+    """split() skips the re-encode check for base58: decode → encode is always exact."""
+    import base58
+
+    text = base58.b58encode(payload).decode()
+    assert base58.b58encode(base58.b58decode(text)).decode() == text
+    assert base58.b58decode(text) == payload

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from chan_nb.recording import Direction, Frame, SessionLog
 
@@ -22,16 +23,46 @@ if TYPE_CHECKING:
 FrameListener = Callable[[Frame], None]
 
 
+@dataclass(frozen=True, slots=True)
+class _Observed:
+    """A frame as seen on the wire, not yet parsed into a :class:`Frame`."""
+
+    role: str
+    direction: Direction
+    text: str
+    seq: int
+    conn: int
+    t_wall: float
+    t_mono: float
+
+
 class Recorder:
-    """Collects the frames of one or more sessions in arrival order."""
+    """Collects the frames of one or more sessions in arrival order.
+
+    Recording sits on every frame's path, so it only notes what was seen (role,
+    direction, text, clocks); parsing into :class:`Frame` records happens when
+    someone reads the log — or at once for frames a live listener wants.
+    """
 
     def __init__(self, title: str | None = None, *, decode_txs: bool = True) -> None:
         self.title = title
         self.decode_txs = decode_txs
-        self.frames: list[Frame] = []
         self.listeners: list[FrameListener] = []
+        self._entries: list[Frame | _Observed] = []
+        self._parsed = 0  # entries before this index are all Frames
         self._connections: dict[str, int] = {}
         self._log: SessionLog | None = None
+
+    @property
+    def frames(self) -> list[Frame]:
+        """Every record so far, in order."""
+        entries = self._entries
+        for index in range(self._parsed, len(entries)):
+            entry = entries[index]
+            if isinstance(entry, _Observed):
+                entries[index] = self._frame(entry)
+        self._parsed = len(entries)
+        return cast("list[Frame]", entries)  # every entry is a Frame now
 
     # -- recording -----------------------------------------------------------------------
     def opened(self, role: str, url: str) -> int:
@@ -69,24 +100,30 @@ class Recorder:
 
     def _message(self, role: str, direction: Direction, text: str, conn: int) -> None:
         wall, mono = _now()
-        self._add(
-            Frame.from_message(
-                role,
-                direction,
-                text,
-                seq=self._seq(),
-                conn=conn,
-                t_wall=wall,
-                t_mono=mono,
-                decode_txs=self.decode_txs,
-            )
+        observed = _Observed(role, direction, text, self._seq(), conn, wall, mono)
+        if self.listeners:
+            self._add(self._frame(observed))
+        else:
+            self._entries.append(observed)
+            self._log = None
+
+    def _frame(self, seen: _Observed) -> Frame:
+        return Frame.from_message(
+            seen.role,
+            seen.direction,
+            seen.text,
+            seq=seen.seq,
+            conn=seen.conn,
+            t_wall=seen.t_wall,
+            t_mono=seen.t_mono,
+            decode_txs=self.decode_txs,
         )
 
     def _seq(self) -> int:
-        return len(self.frames) + 1
+        return len(self._entries) + 1
 
     def _add(self, frame: Frame) -> None:
-        self.frames.append(frame)
+        self._entries.append(frame)
         self._log = None
         for listener in list(self.listeners):
             listener(frame)
@@ -109,10 +146,10 @@ class Recorder:
         return self.log.save(path, format)
 
     def __len__(self) -> int:
-        return len(self.frames)
+        return len(self._entries)
 
     def __repr__(self) -> str:
-        return f"<Recorder {self.title or ''} {len(self.frames)} records>"
+        return f"<Recorder {self.title or ''} {len(self._entries)} records>"
 
 
 def _now() -> tuple[float, float]:

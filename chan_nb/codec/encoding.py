@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from functools import lru_cache
 from typing import Final, Literal
 
 import base58
@@ -63,7 +64,26 @@ def encode(prefix: str, payload: bytes) -> str:
         raise DecodeError(f"unknown API prefix {prefix!r}") from None
     if size is not None and len(payload) != size:
         raise DecodeError(f"{prefix}_ payload must be {size} bytes, got {len(payload)}")
+    if alphabet == "base58":
+        return _encode_b58(prefix, bytes(payload))
     return f"{prefix}_{_reencode(alphabet, payload + checksum(payload))}"
+
+
+# Ids (ak_, ch_ …) are encoded and decoded over and over in a session; base58 is
+# big-number arithmetic in Python, so both directions are cached. Values are
+# immutable (str, bytes), so a cache hit is the same answer.
+@lru_cache(maxsize=16384)
+def _encode_b58(prefix: str, payload: bytes) -> str:
+    return f"{prefix}_{_reencode('base58', payload + checksum(payload))}"
+
+
+@lru_cache(maxsize=16384)
+def _decode_b58(prefix: str, body: str) -> bytes:
+    try:
+        data = base58.b58decode(body.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise DecodeError(f"{prefix}_ body is not base58: {exc}") from None
+    return bytes(data)
 
 
 def split(text: str) -> tuple[str, bytes]:
@@ -78,10 +98,7 @@ def split(text: str) -> tuple[str, bytes]:
     except KeyError:
         raise DecodeError(f"unknown API prefix {prefix!r} in {_short(text)!r}") from None
     if alphabet == "base58":
-        try:
-            data = base58.b58decode(body.encode("ascii"))
-        except (ValueError, UnicodeEncodeError) as exc:
-            raise DecodeError(f"{prefix}_ body is not base58: {exc}") from None
+        data = _decode_b58(prefix, body)
     else:
         try:
             data = base64.b64decode(body.encode("ascii"), validate=True)
@@ -94,10 +111,10 @@ def split(text: str) -> tuple[str, bytes]:
         raise DecodeError(f"{prefix}_ checksum mismatch in {_short(text)!r}")
     if size is not None and len(payload) != size:
         raise DecodeError(f"{prefix}_ payload must be {size} bytes, got {len(payload)}")
-    if _reencode(alphabet, data) != body:
-        # Non-canonical bodies (base64 with stray pad bits) decode to valid
-        # bytes but are not what the node prints: refuse them, so that every
-        # accepted string round-trips exactly.
+    if alphabet == "base64" and _reencode(alphabet, data) != body:
+        # Non-canonical bodies (stray pad bits) decode to valid bytes but are
+        # not what the node prints: refuse them, so that every accepted string
+        # round-trips exactly. (base58 has no padding: it is always canonical.)
         raise DecodeError(f"{prefix}_ body is not canonical {alphabet}")
     return prefix, payload
 

@@ -9,6 +9,7 @@ the API view, so each layout is written down exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, ClassVar, Self, TypeVar
 
 from chan_nb.codec import encoding, rlp
@@ -111,6 +112,22 @@ def _expand(field: Field, value: bytes) -> Any:
 
 def decode(data: bytes, where: str = "tx") -> TaggedObject:
     """Any registered object from its serialized bytes."""
+    if len(data) <= _CACHE_MAX_BYTES:
+        try:
+            return _decode_cached(bytes(data), where)
+        except TypeError:  # unhashable input (e.g. a list): let the decoder say why
+            pass
+    return decode_item(rlp.decode(data), where)
+
+
+# A session decodes the same transaction several times (the client's state
+# machine, its signing policy, the node); objects are frozen, so one decoded
+# instance can serve them all. Bounded, and only for transaction-sized inputs.
+_CACHE_MAX_BYTES = 4096
+
+
+@lru_cache(maxsize=1024)
+def _decode_cached(data: bytes, where: str) -> TaggedObject:
     return decode_item(rlp.decode(data), where)
 
 
