@@ -9,11 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chan_nb.codec import signing, txs
 from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
+
+if TYPE_CHECKING:
+    from chan_nb.client import Recorder
 
 
 def _rate(count: int, seconds: float) -> float:
@@ -73,3 +76,83 @@ def timed(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     out = fn()
     out.setdefault("_elapsed_s", round(time.perf_counter() - start, 2))
     return out
+
+
+def session_throughput(transfers: int = 1000, repeat: int = 3) -> dict[str, Any]:
+    """Off-chain transfers per second between two chan_nb sessions, recording on and off.
+
+    One channel on an embedded node, the two :class:`~chan_nb.client.Session` s over
+    real loopback WebSockets, all on one event loop (as in a notebook kernel). Each
+    transfer is awaited before the next, alternating payer. Recording on (the default
+    :class:`~chan_nb.client.Recorder`, decoding txs) and off alternate, ``repeat``
+    times each on fresh channels; the best of each is reported, so that other load on
+    the machine stays out of the comparison.
+    """
+    import asyncio
+
+    best = {True: 0.0, False: 0.0}
+    frames = 0
+    for _ in range(max(1, repeat)):
+        for recording in (True, False):
+            rate, recorded = asyncio.run(_session_rate(transfers, recording))
+            best[recording] = max(best[recording], rate)
+            if recording:
+                frames = recorded
+    return {
+        "transfers_per_s": round(best[True]),
+        "transfers_per_s_no_recording": round(best[False]),
+        "recording_overhead_pct": round(100 * (1 - best[True] / best[False]), 1),
+        "session_transfers": transfers,
+        "session_frames_recorded": frames,
+    }
+
+
+async def _session_rate(transfers: int, recording: bool) -> tuple[float, int]:
+    import asyncio
+
+    from chan_nb.client import Recorder, new_pair
+    from chan_nb.node import EmbeddedNode
+
+    recorder = Recorder("bench") if recording else _not_recording()()
+    async with EmbeddedNode(port=0, minimum_depth=0) as node:
+        initiator, responder = new_pair(node, recorder=recorder)
+        try:
+            await initiator.connect()
+            await responder.connect()
+            # wait_open, not open: the open may complete while the responder connects
+            await asyncio.gather(initiator.wait_open(), responder.wait_open())
+            start = time.perf_counter()
+            for n in range(transfers):
+                payer, payee = (initiator, responder) if n % 2 == 0 else (responder, initiator)
+                await payer.transfer(payee.address, 1)
+            elapsed = time.perf_counter() - start
+            if initiator.round != transfers + 1 or responder.round != transfers + 1:
+                raise AssertionError("benchmark transfers did not all complete")
+        finally:
+            await initiator.close()
+            await responder.close()
+    return _rate(transfers, elapsed), len(recorder.frames)
+
+
+def _not_recording() -> type[Recorder]:
+    from chan_nb.client import Recorder
+
+    class NotRecording(Recorder):
+        """A recorder that keeps nothing: the sessions' cost without recording."""
+
+        def opened(self, role: str, url: str) -> int:
+            return 1
+
+        def sent(self, role: str, text: str, conn: int) -> None:
+            return None
+
+        def received(self, role: str, text: str, conn: int) -> None:
+            return None
+
+        def closed(self, role: str, conn: int) -> None:
+            return None
+
+        def note(self, role: str, text: str, conn: int) -> None:
+            return None
+
+    return NotRecording

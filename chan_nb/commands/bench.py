@@ -16,11 +16,14 @@ TARGETS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "audit_s": ("< 2 s for ../shared/recordings", lambda v: v < 2.0),
     "import_mb_per_s": (">= 20 MB/s", lambda v: v >= 20),
     "transfers_per_s": (">= 1,000/s", lambda v: v >= 1000),
+    "recording_overhead_pct": ("<= 5%", lambda v: v <= 5),
+    "channels": (">= 1,000 held at once", lambda v: v >= 1000),
+    "load_problems": ("0 (no lost/duplicated update, balances conserved)", lambda v: v == 0),
 }
 
 
 #: modules with a ``benchmarks() -> {name: fn}`` function, run after the codec's
-EXTRA_BENCHMARKS: tuple[str, ...] = ("chan_nb.node.bench",)
+EXTRA_BENCHMARKS: tuple[str, ...] = ("chan_nb.node.bench", "chan_nb.loadtest")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +59,10 @@ def groups(recordings: Path | None) -> dict[str, Callable[[], dict[str, Any]]]:
     from chan_nb import bench
     from chan_nb.recording.bench import import_throughput
 
-    out: dict[str, Callable[[], dict[str, Any]]] = {"verify": bench.verify_per_s}
+    out: dict[str, Callable[[], dict[str, Any]]] = {
+        "verify": bench.verify_per_s,
+        "sessions": bench.session_throughput,
+    }
     if recordings is not None:
         files = _recording_files(recordings)
         out["import"] = lambda: import_throughput(files)
@@ -70,6 +76,15 @@ def groups(recordings: Path | None) -> dict[str, Callable[[], dict[str, Any]]]:
     return out
 
 
+def ratios(results: dict[str, Any]) -> dict[str, Any]:
+    """Figures derived from two others measured in the same run."""
+    out: dict[str, Any] = {}
+    ours, theirs = results.get("transfers_per_s"), results.get("sdkjs_transfers_per_s")
+    if ours and theirs:
+        out["sdkjs_ratio"] = round(ours / theirs, 2)  # chan_nb sessions vs the JS SDK
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     recordings = args.recordings or _default_recordings()
     results: dict[str, Any] = {}
@@ -78,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(f"bench: running {name} …", file=sys.stderr, flush=True)
         results.update({k: v for k, v in fn().items() if not k.startswith("_")})
+    results.update(ratios(results))
     if args.json:
         print(json.dumps(results, sort_keys=True))
         return 0

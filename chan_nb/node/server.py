@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -23,6 +25,7 @@ from websockets.http11 import Request, Response
 
 from chan_nb.node.config import Era, NodeConfig
 from chan_nb.node.core import Action, Close, NodeCore, Send
+from chan_nb.node.faults import Direction, FaultPlan, Verdict
 from chan_nb.node.memory import MemoryConnection
 from chan_nb.node.params import CHANNEL_PATH
 
@@ -31,6 +34,13 @@ if TYPE_CHECKING:
 
 #: "not given" for keyword overrides where None is a meaningful value
 _UNSET: Final[Any] = object()
+
+
+class _Cut:
+    """Writer-queue marker: drop the TCP connection without a WebSocket close (a fault)."""
+
+
+_CUT: Final = _Cut()
 
 
 class _Session(Protocol):
@@ -44,7 +54,7 @@ class _SocketSession:
 
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[str | _Cut | None] = asyncio.Queue()
         self.closing = False
         self.writer = asyncio.get_running_loop().create_task(self._write())
 
@@ -57,12 +67,21 @@ class _SocketSession:
             self.closing = True
             self.queue.put_nowait(None)
 
+    def cut(self) -> None:
+        """After the frames already queued, close the TCP connection with no close frame."""
+        if not self.closing:
+            self.closing = True
+            self.queue.put_nowait(_CUT)
+
     async def _write(self) -> None:
         try:
             while True:
                 text = await self.queue.get()
                 if text is None:
                     await self.ws.close()
+                    return
+                if isinstance(text, _Cut):
+                    self.ws.transport.close()
                     return
                 await self.ws.send(text)
         except ConnectionClosed:
@@ -75,7 +94,8 @@ class EmbeddedNode:
     Keyword arguments override :class:`NodeConfig` fields (``network_id``,
     ``create_tx_version``, ``era``, ``block_interval``, ``minimum_depth``,
     ``auto_fund``, ``peer_loss_delay`` …). ``port=0`` picks a free port;
-    ``serve_sockets=False`` starts no server (only :meth:`connect_memory`).
+    ``serve_sockets=False`` starts no server (only :meth:`connect_memory`);
+    ``faults`` (or later ``node.faults``) injects faults (:mod:`chan_nb.node.faults`).
     """
 
     def __init__(
@@ -92,6 +112,7 @@ class EmbeddedNode:
         auto_fund: bool | None = None,
         peer_loss_delay: float | None = None,
         serve_sockets: bool = True,
+        faults: FaultPlan | None = None,
     ) -> None:
         base = config or NodeConfig()
         overrides: dict[str, Any] = {}
@@ -122,6 +143,9 @@ class EmbeddedNode:
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self.port: int | None = None
+        #: fault injection (see :mod:`chan_nb.node.faults`); empty, it costs nothing
+        self.faults = faults if faults is not None else FaultPlan()
+        self._held: dict[tuple[int, Direction], deque[tuple[float, Callable[[], None]]]] = {}
 
     # -- properties -------------------------------------------------------------------------
     @property
@@ -200,14 +224,15 @@ class EmbeddedNode:
         conn_id = next(self._ids)
 
         def on_send(text: str) -> None:
-            self._dispatch(self.core.receive(conn_id, text, self._now()))
+            self._receive(conn_id, text)
 
         def on_close() -> None:
-            self._sessions.pop(conn_id, None)
-            self._dispatch(self.core.disconnect(conn_id, self._now()))
+            if self._sessions.pop(conn_id, None) is not None:
+                self._gone(conn_id)
 
         conn = MemoryConnection(path, on_send, on_close)
         self._sessions[conn_id] = conn
+        self.faults.connected(conn_id, path)
         self._dispatch(self.core.connect(conn_id, path, self._now()))
         return conn
 
@@ -217,24 +242,137 @@ class EmbeddedNode:
         return loop.time()
 
     def _dispatch(self, actions: list[Action]) -> None:
+        faulty = self.faults.active or bool(self._held)
         for action in actions:
             session = self._sessions.get(action.conn_id)
             if session is None:
                 continue
-            if isinstance(action, Send):
+            if faulty:
+                self._faulty_out(action, session)
+            elif isinstance(action, Send):
                 session.deliver(action.text)
             elif isinstance(action, Close):
                 session.node_close()
         self._reschedule()
 
+    def _receive(self, conn_id: int, text: str | bytes) -> None:
+        """A client frame, through the fault plan when it has rules."""
+        if not (self.faults.active or self._held):
+            self._dispatch(self.core.receive(conn_id, text, self._now()))
+            return
+        verdict = self.faults.judge("in", conn_id, text)
+
+        def deliver() -> None:
+            if conn_id in self._sessions:
+                self._dispatch(self.core.receive(conn_id, text, self._now()))
+
+        self._apply(conn_id, "in", verdict, deliver)
+
+    def _gone(self, conn_id: int) -> None:
+        """The connection ended (either side): the core and the fault plan forget it."""
+        self.faults.disconnected(conn_id)
+        self._held.pop((conn_id, "in"), None)
+        self._held.pop((conn_id, "out"), None)
+        self._dispatch(self.core.disconnect(conn_id, self._now()))
+
+    # -- faults ------------------------------------------------------------------------------
+    def _faulty_out(self, action: Action, session: _Session) -> None:
+        conn_id = action.conn_id
+        if isinstance(action, Close):
+            self._hold_or_run(conn_id, "out", 0.0, session.node_close)
+            return
+        verdict = self.faults.judge("out", conn_id, action.text)
+
+        def deliver() -> None:
+            if self._sessions.get(conn_id) is session:
+                session.deliver(action.text)
+
+        self._apply(conn_id, "out", verdict, deliver)
+
+    def _apply(
+        self, conn_id: int, direction: Direction, verdict: Verdict, deliver: Callable[[], None]
+    ) -> None:
+        """Carry out a verdict: copies of ``deliver`` (maybe held back), then maybe an end."""
+        end = verdict.end
+        if end is not None and verdict.end_before:
+            self._hold_or_run(conn_id, direction, verdict.delay, lambda: self._end(conn_id, end))
+            return
+
+        def run() -> None:
+            for _ in range(verdict.copies):
+                deliver()
+            if end is not None:
+                self._end(conn_id, end)
+
+        self._hold_or_run(conn_id, direction, verdict.delay, run)
+
+    def _hold_or_run(
+        self, conn_id: int, direction: Direction, delay: float, fn: Callable[[], None]
+    ) -> None:
+        """Run ``fn`` now, or queue it behind held frames (a socket keeps frames in order)."""
+        key = (conn_id, direction)
+        queue = self._held.get(key)
+        if delay <= 0 and not queue:
+            fn()
+            return
+        now = self._now()
+        due = now + delay
+        if queue:
+            due = max(due, queue[-1][0])
+        else:
+            queue = self._held[key] = deque()
+        queue.append((due, fn))
+        if len(queue) == 1:
+            self._arm_release(key)
+
+    def _arm_release(self, key: tuple[int, Direction]) -> None:
+        queue = self._held.get(key)
+        if queue and self._loop is not None:
+            self._loop.call_at(queue[0][0], self._release, key)
+
+    def _release(self, key: tuple[int, Direction]) -> None:
+        queue = self._held.get(key)
+        if not queue:
+            return
+        now = self._now()
+        while queue and queue[0][0] <= now:
+            _, fn = queue.popleft()
+            fn()
+            if self._held.get(key) is not queue:
+                return  # the connection ended meanwhile
+        if queue:
+            self._arm_release(key)
+        else:
+            self._held.pop(key, None)
+
+    def _end(self, conn_id: int, how: str) -> None:
+        """A fault ends the connection: ``cut`` (no close handshake) or ``close``."""
+        session = self._sessions.get(conn_id)
+        if session is None:
+            return
+        if isinstance(session, _SocketSession):
+            if how == "cut":
+                session.cut()
+            else:
+                session.node_close()
+            return  # the reader sees the socket end and tells the core
+        self._sessions.pop(conn_id, None)
+        session.node_close()
+        self._gone(conn_id)
+
     def _reschedule(self) -> None:
-        """Arm one loop timer for the core's next deadline (timers, blocks, delays)."""
+        """Arm one loop timer for the core's next deadline (timers, blocks, delays).
+
+        An armed timer that is due no later than the new deadline is kept: firing early
+        costs one empty ``advance`` (which re-arms), re-arming on every frame — each one
+        moves some FSM's timer — costs a timer handle per frame.
+        """
         if not self._running or self._loop is None:
             return
         deadline = self.core.next_deadline()
-        if deadline == self._timer_at and self._timer is not None:
-            return
-        if self._timer is not None:
+        if self._timer is not None and self._timer_at is not None:
+            if deadline is not None and self._timer_at <= deadline:
+                return
             self._timer.cancel()
             self._timer = None
         self._timer_at = deadline
@@ -258,18 +396,18 @@ class EmbeddedNode:
         conn_id = next(self._ids)
         session = _SocketSession(ws)
         self._sessions[conn_id] = session
-        self._dispatch(
-            self.core.connect(conn_id, ws.request.path if ws.request else "/", self._now())
-        )
+        path = ws.request.path if ws.request else "/"
+        self.faults.connected(conn_id, path)
+        self._dispatch(self.core.connect(conn_id, path, self._now()))
         try:
             async for message in ws:
                 if session.closing:
                     continue
-                self._dispatch(self.core.receive(conn_id, message, self._now()))
+                self._receive(conn_id, message)
         except ConnectionClosed:
             pass
         finally:
-            self._dispatch(self.core.disconnect(conn_id, self._now()))
+            self._gone(conn_id)
             self._sessions.pop(conn_id, None)
             session.node_close()
             with contextlib.suppress(Exception):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar
 
+from chan_nb.node.faults import FaultPlan
 from chan_nb.node.server import EmbeddedNode
 
 T = TypeVar("T")
@@ -73,6 +74,12 @@ class ThreadedNode:
         self._loop.call_soon_threadsafe(run)
         return future.result(timeout=10.0)
 
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Run a coroutine on the node's loop (e.g. clients that share it) and wait for it."""
+        if self._loop is None:
+            raise RuntimeError("the node is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
     @property
     def url(self) -> str:
         assert self.node is not None
@@ -87,6 +94,12 @@ class ThreadedNode:
     def network_id(self) -> str:
         assert self.node is not None
         return self.node.network_id
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The node's fault plan; rules added from this thread apply from the next frame."""
+        assert self.node is not None
+        return self.node.faults
 
     @property
     def running(self) -> bool:
