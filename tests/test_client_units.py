@@ -231,3 +231,27 @@ def test_recorder_parses_lazily_but_keeps_order_and_listeners_see_frames_at_once
     assert [str(f.direction) for f in frames] == ["open", "sent", "received", "close"]
     assert frames[1].method == "channels.leave" and frames[2] is seen[0]
     assert recorder.log.df["seq"].tolist() == [1, 2, 3, 4]
+
+
+async def test_open_returns_at_once_when_already_open_and_refuses_to_reopen_a_cut_channel() -> None:
+    import asyncio
+
+    from chan_nb.client import ConnectionLost, open_pair
+    from chan_nb.node import EmbeddedNode
+
+    async with EmbeddedNode() as node:
+        initiator, responder = await open_pair(node, timeout=10)
+        # the channel opened before this call: open() must not wait for a second open
+        state = await asyncio.wait_for(initiator.open(timeout=10), 1)
+        assert initiator.round == 1 and state is not None
+        await responder.disconnect()
+        try:
+            await responder.open(timeout=5)
+        except ConnectionLost as exc:
+            assert "reconnect()" in str(exc)
+        else:
+            raise AssertionError("open() on a cut channel started a new one")
+        await responder.reconnect(timeout=10)
+        assert responder.round == 1
+        await initiator.close()
+        await responder.close()

@@ -307,7 +307,22 @@ class Session:
         return await self._connect(open_url(self.url, self.params, self.role), "fsm_up", timeout)
 
     async def open(self, timeout: float | None = None) -> ev.StateUpdate:
-        """Open the channel: connect, sign the create tx, wait until it is open (round 1)."""
+        """Open the channel: connect, sign the create tx, wait until it is open (round 1).
+
+        On a session that is already open this returns the state it opened with (the
+        open may have finished while another coroutine was running). A session whose
+        channel exists but whose socket is gone raises :class:`ConnectionLost`: use
+        :meth:`reconnect` (or :meth:`reestablish`) — opening again would start a new
+        channel.
+        """
+        done = self._open_state()
+        if done is not None:
+            return done
+        if not self.connected and self.channel_id is not None:
+            raise ConnectionLost(
+                f"{self.role}: the socket is closed but channel {self.channel_id} exists; "
+                "reconnect() or reestablish() instead of open()"
+            )
         opened = self._expect(
             self._open_done, _Action(tags=frozenset({"initiator_sign", "responder_sign"}))
         )
@@ -323,12 +338,16 @@ class Session:
     def _open_done(self, event: ev.Event) -> bool:
         return isinstance(event, ev.StateUpdate) and self.core.status is Status.OPEN
 
-    async def wait_open(self, timeout: float | None = None) -> ev.StateUpdate:
-        """Wait until the channel is open (after :meth:`connect`)."""
-        if self.status is Status.OPEN and self.round is not None:
+    def _open_state(self) -> ev.StateUpdate | None:
+        """The latest co-signed state, if the channel is open on this socket."""
+        if self.connected and self.status is Status.OPEN and self.round is not None:
             for event in reversed(self.events):
                 if isinstance(event, ev.StateUpdate):
                     return event
+        return None
+
+    async def wait_open(self, timeout: float | None = None) -> ev.StateUpdate:
+        """Wait until the channel is open (after :meth:`connect`)."""
         return await self.open(timeout)
 
     async def disconnect(self, timeout: float | None = None) -> None:
