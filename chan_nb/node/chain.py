@@ -201,40 +201,43 @@ class Chain:
         )
 
     def _deposit(self, signed: SignedTx, tx: ChannelDepositTx) -> None:
-        channel = self._open_channel(tx.channel_id.value)
-        self._check_ttl(tx.ttl)
-        self._check_signers(signed, (channel.initiator, channel.responder))
-        depositor = tx.from_id.value
-        if depositor not in (channel.initiator, channel.responder):
-            raise TxRejected("depositor is not a participant")
-        payer = self._payer_account(depositor, tx.nonce)
+        channel, payer = self._co_signed_move(signed, tx, tx.from_id.value, "depositor")
         if payer.balance < tx.amount + tx.fee:
             raise TxRejected("depositor cannot pay amount and fee")
-        if tx.round <= channel.round:
-            raise TxRejected(f"round {tx.round} is not newer than {channel.round}")
+        self._check_newer(channel, tx.round)
         payer.balance -= tx.amount + tx.fee
         payer.nonce += 1
         channel.amount += tx.amount
         channel.round, channel.state_hash = tx.round, tx.state_hash
 
     def _withdraw(self, signed: SignedTx, tx: ChannelWithdrawTx) -> None:
-        channel = self._open_channel(tx.channel_id.value)
-        self._check_ttl(tx.ttl)
-        self._check_signers(signed, (channel.initiator, channel.responder))
-        withdrawer = tx.to_id.value
-        if withdrawer not in (channel.initiator, channel.responder):
-            raise TxRejected("withdrawer is not a participant")
-        payer = self._payer_account(withdrawer, tx.nonce)
+        channel, payer = self._co_signed_move(signed, tx, tx.to_id.value, "withdrawer")
         if channel.amount < tx.amount:
             raise TxRejected("channel holds less than the withdrawal")
         if payer.balance + tx.amount < tx.fee:
             raise TxRejected("withdrawer cannot pay the fee")
-        if tx.round <= channel.round:
-            raise TxRejected(f"round {tx.round} is not newer than {channel.round}")
+        self._check_newer(channel, tx.round)
         payer.balance += tx.amount - tx.fee
         payer.nonce += 1
         channel.amount -= tx.amount
         channel.round, channel.state_hash = tx.round, tx.state_hash
+
+    def _co_signed_move(
+        self, signed: SignedTx, tx: ChannelDepositTx | ChannelWithdrawTx, who: bytes, what: str
+    ) -> tuple[ChannelObject, Account]:
+        """Checks deposit and withdraw share: open channel, ttl, both signatures, a
+        participant moving coins, and that participant's account at the tx nonce."""
+        channel = self._open_channel(tx.channel_id.value)
+        self._check_ttl(tx.ttl)
+        self._check_signers(signed, (channel.initiator, channel.responder))
+        if who not in (channel.initiator, channel.responder):
+            raise TxRejected(f"{what} is not a participant")
+        return channel, self._payer_account(who, tx.nonce)
+
+    @staticmethod
+    def _check_newer(channel: ChannelObject, round_: int) -> None:
+        if round_ <= channel.round:
+            raise TxRejected(f"round {round_} is not newer than {channel.round}")
 
     def _close_mutual(self, signed: SignedTx, tx: ChannelCloseMutualTx) -> None:
         channel = self._open_channel(tx.channel_id.value)
