@@ -37,6 +37,9 @@ class Scripted:
         self.urls.append(url)
         return self
 
+    def send_now(self, text: str) -> bool:
+        return False
+
     async def send(self, text: str) -> None:
         self.sent.append(json.loads(text))
 

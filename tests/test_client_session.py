@@ -350,6 +350,9 @@ class _CuttingConnection:
             owner.cut.set()
             await self.conn.close()
 
+    def send_now(self, text: str) -> bool:
+        return False
+
     async def send(self, text: str) -> None:
         await self.conn.send(text)
         await self._maybe_cut("sent", text)

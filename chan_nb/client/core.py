@@ -22,7 +22,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from chan_nb.client import events as ev
-from chan_nb.client.ledger import Ledger, parse_updates
+from chan_nb.client.ledger import Ledger
 from chan_nb.client.params import ChannelParams, Role, url_query
 from chan_nb.codec import txs
 from chan_nb.errors import DecodeError
@@ -263,7 +263,7 @@ class ClientProtocol:
         self.pending_sign[event.tag] = event
         try:
             inner = event.decoded().innermost
-            proposed = parse_updates(event.updates, f"channels.sign.{event.tag}.updates")
+            proposed = event.proposed()
         except DecodeError:
             return
         round_ = getattr(inner, "round", None)
@@ -362,6 +362,8 @@ class ClientProtocol:
 
 
 def _key(rpc_id: Json) -> str:
+    if type(rpc_id) is int:  # the usual id, and json.dumps' answer for it
+        return str(rpc_id)
     return json.dumps(rpc_id, sort_keys=True)
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Final, TypeAlias
 
+from chan_nb.client.ledger import parse_updates
 from chan_nb.codec import txs
+from chan_nb.codec import updates as upd
 from chan_nb.errors import DecodeError
 from chan_nb.protocol import methods
 
@@ -98,7 +101,21 @@ class SignRequest(Event):
 
     def decoded(self) -> txs.SignedTx:
         """The signed_tx wrapper (raises DecodeError when the node sent garbage)."""
+        return self._decoded
+
+    def proposed(self) -> tuple[upd.Update, ...]:
+        """The updates the request lists (raises DecodeError when they are malformed)."""
+        return self._proposed
+
+    # The state machine, the signing policy and the signer all read the request: it
+    # is decoded once. (Frozen dataclass: cached_property writes to __dict__ itself.)
+    @cached_property
+    def _decoded(self) -> txs.SignedTx:
         return txs.decode_signed(self.signed_tx, f"channels.sign.{self.tag}.signed_tx")
+
+    @cached_property
+    def _proposed(self) -> tuple[upd.Update, ...]:
+        return parse_updates(self.updates, f"channels.sign.{self.tag}.updates")
 
     @property
     def name(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from chan_nb.codec import encoding, trees, txs
 from chan_nb.codec import updates as upd
@@ -24,7 +25,14 @@ def _pubkey(address: str) -> bytes:
 
 def state_hash_of(balances: Mapping[str, int]) -> bytes:
     """State hash of an accounts-only channel with these ``ak_`` balances."""
-    return trees.state_hash_of_balances({_pubkey(k): v for k, v in balances.items()})
+    return _state_hash_of(tuple(sorted(balances.items())))
+
+
+# A signing check and the co-signed state that follows hash the same balances: the
+# second one (and the peer session's, in the same process) is a cache hit.
+@lru_cache(maxsize=256)
+def _state_hash_of(balances: tuple[tuple[str, int], ...]) -> bytes:
+    return trees.state_hash_of_balances({_pubkey(k): v for k, v in balances})
 
 
 def apply_updates(balances: Mapping[str, int], updates: Iterable[upd.Update]) -> dict[str, int]:

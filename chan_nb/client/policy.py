@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from chan_nb.client.events import SignRequest
-from chan_nb.client.ledger import apply_updates, parse_updates, state_hash_of
+from chan_nb.client.ledger import apply_updates, state_hash_of
 from chan_nb.client.params import ChannelParams, Role
 from chan_nb.codec import encoding, signing, txs
 from chan_nb.codec import updates as upd
@@ -117,7 +117,7 @@ def check(request: SignRequest, context: Context) -> tuple[str, ...]:
     try:
         signed = request.decoded()
         inner = signed.innermost
-        proposed = parse_updates(request.updates, "updates")
+        proposed = request.proposed()
     except DecodeError as exc:
         return (f"undecodable request: {exc}",)
     wanted_type = TX_TYPE_OF_TAG.get(request.tag)

@@ -912,8 +912,13 @@ class Session:
         if conn is None:
             raise ConnectionLost(f"{self.role} is not connected")
         self.recorder.sent(self.role, text, self._conn_no)
+        if conn.send_now(text):
+            return
         try:
-            await asyncio.wait_for(conn.send(text), self.timeout)
+            # asyncio.timeout, not wait_for: no task per frame (wait_for wraps the send
+            # in one on Python 3.11), and a send that does not block never yields
+            async with asyncio.timeout(self.timeout):
+                await conn.send(text)
         except TimeoutError:
             raise Timeout(f"{self.role}: the node to take a frame", self.timeout) from None
 
@@ -937,7 +942,8 @@ class Session:
     async def _bounded(self, awaitable: Any, what: str, timeout: float | None) -> Any:
         limit = self._limit(timeout)
         try:
-            return await asyncio.wait_for(awaitable, limit)
+            async with asyncio.timeout(limit):
+                return await awaitable
         except TimeoutError:
             raise Timeout(what, limit) from None
 

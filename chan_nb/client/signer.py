@@ -31,9 +31,10 @@ class Signer:
 
     def sign(self, signed: txs.SignedTx) -> txs.SignedTx:
         """The signed_tx with this key's signature added (kept sorted, as the node does)."""
-        if self.has_signed(signed):
+        own = self.signature(signed.tx_bytes)
+        if signed.signatures and self._signed_already(signed, own):
             return signed
-        return signed.with_signature(self.signature(signed.tx_bytes))
+        return signed.with_signature(own)
 
     def sign_api(self, tx: str) -> str:
         """Add this key's signature to a ``tx_`` signed_tx string."""
@@ -41,10 +42,17 @@ class Signer:
 
     def has_signed(self, signed: txs.SignedTx) -> bool:
         """Whether one of the signatures is this key's (under either preimage)."""
-        return any(
-            signing.verify(sig, self.keypair.public_key, signed.tx_bytes, self.network_id)
-            for sig in signed.signatures
-        )
+        return self._signed_already(signed, self.signature(signed.tx_bytes))
+
+    def _signed_already(self, signed: txs.SignedTx, own: bytes) -> bool:
+        # Ed25519 signatures are deterministic (RFC 8032): this key's signature over
+        # either preimage is one known string, and signing to compare costs less than
+        # verifying every signature under both preimages.
+        if own in signed.signatures:
+            return True
+        other: Preimage = "raw" if self.preimage == "hashed" else "hashed"
+        theirs = signing.sign(signed.tx_bytes, self.keypair, self.network_id, other)
+        return theirs in signed.signatures
 
     def __repr__(self) -> str:
         return f"Signer({self.address}, {self.network_id!r}, {self.preimage})"

@@ -12,7 +12,10 @@ import asyncio
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from websockets.exceptions import ConnectionClosed as SocketClosed
+
 from chan_nb.client.errors import ConnectionLost
+from chan_nb.ws_write import write_now
 
 if TYPE_CHECKING:
     from chan_nb.node import EmbeddedNode
@@ -27,6 +30,10 @@ class Disconnected(ConnectionLost):
 
 
 class Connection(Protocol):
+    def send_now(self, text: str) -> bool:
+        """Send without waiting if that is possible right now (False: await ``send``)."""
+        ...
+
     async def send(self, text: str) -> None: ...
 
     async def recv(self) -> str: ...
@@ -48,20 +55,19 @@ class WebSocketConnection:
         self._ws = ws
         self._closing = False
 
-    async def send(self, text: str) -> None:
-        from websockets.exceptions import ConnectionClosed
+    def send_now(self, text: str) -> bool:
+        return write_now(self._ws, text)
 
+    async def send(self, text: str) -> None:
         try:
             await self._ws.send(text)
-        except ConnectionClosed as exc:
+        except SocketClosed as exc:
             raise Disconnected(f"socket closed: {exc}", by_peer=not self._closing) from None
 
     async def recv(self) -> str:
-        from websockets.exceptions import ConnectionClosed
-
         try:
             message = await self._ws.recv()
-        except ConnectionClosed as exc:
+        except SocketClosed as exc:
             raise Disconnected(f"socket closed: {exc}", by_peer=not self._closing) from None
         return message if isinstance(message, str) else message.decode("utf-8", "replace")
 
@@ -111,6 +117,9 @@ class MemoryConnectionAdapter:
         self._conn = conn
         self._closing = False
         self._receiving: asyncio.Task[Any] | None = None
+
+    def send_now(self, text: str) -> bool:
+        return False  # the in-memory send never waits anyway; it goes through send()
 
     async def send(self, text: str) -> None:
         from chan_nb.node.memory import ConnectionClosed

@@ -78,12 +78,24 @@ def _encode_b58(prefix: str, payload: bytes) -> str:
 
 
 @lru_cache(maxsize=16384)
-def _decode_b58(prefix: str, body: str) -> bytes:
+def _split_b58(prefix: str, body: str, size: int | None) -> bytes:
+    # the whole check (base58, checksum, size) is cached: ids repeat in every frame
     try:
         data = base58.b58decode(body.encode("ascii"))
     except (ValueError, UnicodeEncodeError) as exc:
         raise DecodeError(f"{prefix}_ body is not base58: {exc}") from None
-    return bytes(data)
+    return _checked_payload(prefix, bytes(data), size, prefix + "_" + body)
+
+
+def _checked_payload(prefix: str, data: bytes, size: int | None, text: str) -> bytes:
+    if len(data) < 4:
+        raise DecodeError(f"{prefix}_ body too short for a checksum ({len(data)} bytes)")
+    payload, check = data[:-4], data[-4:]
+    if checksum(payload) != check:
+        raise DecodeError(f"{prefix}_ checksum mismatch in {_short(text)!r}")
+    if size is not None and len(payload) != size:
+        raise DecodeError(f"{prefix}_ payload must be {size} bytes, got {len(payload)}")
+    return payload
 
 
 def split(text: str) -> tuple[str, bytes]:
@@ -98,23 +110,18 @@ def split(text: str) -> tuple[str, bytes]:
     except KeyError:
         raise DecodeError(f"unknown API prefix {prefix!r} in {_short(text)!r}") from None
     if alphabet == "base58":
-        data = _decode_b58(prefix, body)
-    else:
-        try:
-            data = base64.b64decode(body.encode("ascii"), validate=True)
-        except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-            raise DecodeError(f"{prefix}_ body is not base64: {exc}") from None
-    if len(data) < 4:
-        raise DecodeError(f"{prefix}_ body too short for a checksum ({len(data)} bytes)")
-    payload, check = data[:-4], data[-4:]
-    if checksum(payload) != check:
-        raise DecodeError(f"{prefix}_ checksum mismatch in {_short(text)!r}")
-    if size is not None and len(payload) != size:
-        raise DecodeError(f"{prefix}_ payload must be {size} bytes, got {len(payload)}")
-    if alphabet == "base64" and _reencode(alphabet, data) != body:
-        # Non-canonical bodies (stray pad bits) decode to valid bytes but are
-        # not what the node prints: refuse them, so that every accepted string
-        # round-trips exactly. (base58 has no padding: it is always canonical.)
+        return prefix, _split_b58(prefix, body, size)
+    try:
+        data = base64.b64decode(body.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
+        raise DecodeError(f"{prefix}_ body is not base64: {exc}") from None
+    payload = _checked_payload(prefix, data, size, text)
+    # Non-canonical bodies (stray pad bits) decode to valid bytes but are not what
+    # the node prints: refuse them, so that every accepted string round-trips
+    # exactly. validate=True already refused bad characters and padding, so only
+    # the last 4-character group can differ: re-encode just the bytes it holds.
+    last = (len(body) // 4 - 1) * 3
+    if _reencode(alphabet, data[last:]) != body[-4:]:
         raise DecodeError(f"{prefix}_ body is not canonical {alphabet}")
     return prefix, payload
 

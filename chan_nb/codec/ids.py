@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 from typing import Final
 
 from chan_nb.codec import encoding
@@ -67,23 +68,38 @@ class Id:
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "id") -> Id:
         """Parse the 33-byte serialized form."""
-        if len(raw) != 33:
-            raise DecodeError(f"id must be 33 bytes, got {len(raw)}", where)
         try:
-            kind = IdKind(raw[0])
-        except ValueError:
-            raise DecodeError(f"unknown id tag {raw[0]}", where) from None
-        return cls(kind, raw[1:])
+            return _id_of_bytes(bytes(raw))
+        except DecodeError as exc:
+            raise DecodeError(exc.reason, where) from None
 
     def to_bytes(self) -> bytes:
         return bytes((self.kind,)) + self.value
 
     @property
     def api(self) -> str:
-        return encoding.encode(PREFIX[self.kind], self.value)
+        return _api_of(self.kind, self.value)
 
     def __str__(self) -> str:
         return self.api
 
     def __repr__(self) -> str:
         return f"Id({self.api})"
+
+
+# The same few ids (the two parties, the channel) appear in every transaction and
+# update of a session; Id is immutable, so a parsed one can be handed out again.
+@lru_cache(maxsize=4096)
+def _id_of_bytes(raw: bytes) -> Id:
+    if len(raw) != 33:
+        raise DecodeError(f"id must be 33 bytes, got {len(raw)}")
+    try:
+        kind = IdKind(raw[0])
+    except ValueError:
+        raise DecodeError(f"unknown id tag {raw[0]}") from None
+    return Id(kind, raw[1:])
+
+
+@lru_cache(maxsize=4096)
+def _api_of(kind: IdKind, value: bytes) -> str:
+    return encoding.encode(PREFIX[kind], value)

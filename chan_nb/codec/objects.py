@@ -48,11 +48,22 @@ class TaggedObject:
 
     def serialize(self) -> bytes:
         """The node's bytes for this object."""
-        return rlp.encode(self.to_rlp())
+        # Objects are frozen dataclasses, and one is serialized again and again (a
+        # state goes out to both parties, is hashed, is stored): the bytes and the tx_
+        # string are computed once per object, from its fields, and kept beside them.
+        memo = self.__dict__
+        out: bytes | None = memo.get("_serialized")
+        if out is None:
+            out = memo["_serialized"] = rlp.encode(self.to_rlp())
+        return out
 
     def to_api(self) -> str:
         """``tx_`` string of the serialized object."""
-        return encoding.encode("tx", self.serialize())
+        memo = self.__dict__
+        out: str | None = memo.get("_api")
+        if out is None:
+            out = memo["_api"] = encoding.encode("tx", self.serialize())
+        return out
 
     @classmethod
     def from_fields(cls, version: int, items: list[rlp.Item], where: str) -> Self:
@@ -67,10 +78,16 @@ class TaggedObject:
             raise DecodeError(
                 f"{cls.TYPE} v{version} has {len(table)} fields, got {len(items)}", where
             )
-        values = {
-            fd.attr: decode_field(fd, raw, f"{where}.{fd.name}")
-            for fd, raw in zip(table, items, strict=True)
-        }
+        # each field is located by its own name and the error, if any, one level out:
+        # building "where.field" strings for every field of every decode costs more
+        # than the decoding of most fields
+        try:
+            values = {
+                fd.attr: decode_field(fd, raw, fd.name)
+                for fd, raw in zip(table, items, strict=True)
+            }
+        except DecodeError as exc:
+            raise exc.at(where) from None
         return cls._make(version, values)
 
     @classmethod

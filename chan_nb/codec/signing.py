@@ -53,11 +53,25 @@ def verify_message(signature: bytes, pubkey: bytes, msg: bytes) -> bool:
     """Plain Ed25519 check of one message."""
     if len(signature) != 64 or len(pubkey) != 32:
         return False
+    return _verified(bytes(signature), bytes(pubkey), bytes(msg))
+
+
+# The same signature is checked by several parties in one process (the embedded
+# node, then the peer's signing policy; an audit re-reading a state). Ed25519
+# verification is deterministic, so a remembered answer is the same answer.
+# Bounded; clear_verify_cache() lets a benchmark measure uncached checks.
+@lru_cache(maxsize=4096)
+def _verified(signature: bytes, pubkey: bytes, msg: bytes) -> bool:
     try:
         _verify_key(pubkey).verify(msg, signature)
     except (BadSignatureError, ValueError):
         return False
     return True
+
+
+def clear_verify_cache() -> None:
+    """Forget remembered verification results."""
+    _verified.cache_clear()
 
 
 #: pubkey -> the preimage its last good signature used. A signer keeps to one

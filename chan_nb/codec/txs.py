@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, ClassVar
 
 from chan_nb.codec import encoding, rlp
@@ -487,6 +487,12 @@ def decode(data: bytes, where: str = "tx") -> Tx:
 
 def decode_api(text: str, where: str = "tx") -> Tx:
     """Any transaction from a ``tx_`` string."""
+    if isinstance(text, str) and len(text) <= _TEXT_CACHE_MAX:
+        return _decode_api_cached(text, where)
+    return _decode_api(text, where)
+
+
+def _decode_api(text: str, where: str) -> Tx:
     try:
         data = encoding.decode(text, "tx")
     except DecodeError as exc:
@@ -494,10 +500,26 @@ def decode_api(text: str, where: str = "tx") -> Tx:
     return decode(data, where)
 
 
+# The same tx_ string passes through a session several times (a sign request is
+# read by the client's state machine, its policy and its signer; the co-signed
+# state comes back in the update). Base64 and its checksum are then paid once.
+# Objects are frozen, errors are not cached.
+_TEXT_CACHE_MAX = 8192
+
+
+@lru_cache(maxsize=512)
+def _decode_api_cached(text: str, where: str) -> Tx:
+    return _decode_api(text, where)
+
+
 def decode_signed(text_or_bytes: str | bytes, where: str = "tx") -> SignedTx:
     """A signed_tx from a ``tx_`` string or bytes (what sign requests carry)."""
-    data = encoding.decode(text_or_bytes, "tx") if isinstance(text_or_bytes, str) else text_or_bytes
-    result: SignedTx = decode_as(SignedTx, data, where)
+    if isinstance(text_or_bytes, str):
+        obj = decode_api(text_or_bytes, where)
+        if not isinstance(obj, SignedTx):
+            raise DecodeError(f"expected {SignedTx.TYPE}, got {obj.TYPE}", where)
+        return obj
+    result: SignedTx = decode_as(SignedTx, text_or_bytes, where)
     return result
 
 

@@ -21,13 +21,16 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import Event
 
 from chan_nb.node.config import Era, NodeConfig
 from chan_nb.node.core import Action, Close, NodeCore, Send
 from chan_nb.node.faults import Direction, FaultPlan, Verdict
 from chan_nb.node.memory import MemoryConnection
 from chan_nb.node.params import CHANNEL_PATH
+from chan_nb.ws_write import buffer_frame, flush
 
 if TYPE_CHECKING:
     from chan_nb.node.threaded import ThreadedNode
@@ -56,11 +59,33 @@ class _SocketSession:
         self.ws = ws
         self.queue: asyncio.Queue[str | _Cut | None] = asyncio.Queue()
         self.closing = False
+        self.writing = False  # the writer is inside ws.send (it may be waiting on a drain)
+        self.corked = False
+        self.unflushed = False
         self.writer = asyncio.get_running_loop().create_task(self._write())
 
     def deliver(self, text: str) -> None:
-        if not self.closing:
-            self.queue.put_nowait(text)
+        if self.closing:
+            return
+        # straight to the socket when the writer has nothing queued (in order, and no
+        # loop trip per frame); behind the queue otherwise
+        if self.queue.empty() and not self.writing and buffer_frame(self.ws, text):
+            if self.corked:
+                self.unflushed = True
+            else:
+                flush(self.ws)
+            return
+        self.queue.put_nowait(text)
+
+    def cork(self) -> None:
+        """Hold frames delivered from now on until :meth:`uncork` (one write for a burst)."""
+        self.corked = True
+
+    def uncork(self) -> None:
+        self.corked = False
+        if self.unflushed:
+            self.unflushed = False
+            flush(self.ws)
 
     def node_close(self) -> None:
         if not self.closing:
@@ -83,9 +108,56 @@ class _SocketSession:
                 if isinstance(text, _Cut):
                     self.ws.transport.close()
                     return
-                await self.ws.send(text)
+                self.writing = True
+                try:
+                    await self.ws.send(text)
+                finally:
+                    self.writing = False
         except ConnectionClosed:
             return
+
+
+class _NodeConnection(ServerConnection):
+    """A server connection that hands each incoming message to the node as it is parsed.
+
+    websockets queues messages for a task that awaits them, one loop trip per frame;
+    the node's core is synchronous, so a frame can be handled right where it is parsed.
+    Only whole single-frame messages, and only while nothing went the queued way: a
+    fragmented message, invalid UTF-8 or a frame that came before the node attached
+    switch this connection to websockets' own path for good, so order is always kept.
+    """
+
+    on_message: Callable[[str | bytes], None] | None = None
+    direct: bool = True
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
+            handler = self.on_message
+            if handler is not None and self.direct and event.fin:
+                message = _whole_message(event)
+                if message is not None:
+                    try:
+                        handler(message)
+                    except Exception:  # as a failing handler task would: log, close 1011
+                        self.direct = False
+                        self.logger.error("embedded node failed on a frame", exc_info=True)
+                        self.protocol.fail(CloseCode.INTERNAL_ERROR)
+                        self.send_data()
+                    return
+            self.direct = False
+        super().process_event(event)
+
+
+def _whole_message(frame: Frame) -> str | bytes | None:
+    """The message a final text/binary frame carries (None: leave it to websockets)."""
+    if frame.opcode is Opcode.TEXT:
+        try:
+            return bytes(frame.data).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if frame.opcode is Opcode.BINARY:
+        return bytes(frame.data)
+    return None  # a continuation: part of a fragmented message
 
 
 class EmbeddedNode:
@@ -169,6 +241,7 @@ class EmbeddedNode:
                 self.host,
                 self._requested_port,
                 process_request=self._check_path,
+                create_connection=_NodeConnection,
                 compression=None,
                 max_size=2**22,
                 ping_interval=None,
@@ -243,16 +316,26 @@ class EmbeddedNode:
 
     def _dispatch(self, actions: list[Action]) -> None:
         faulty = self.faults.active or bool(self._held)
-        for action in actions:
-            session = self._sessions.get(action.conn_id)
-            if session is None:
-                continue
-            if faulty:
-                self._faulty_out(action, session)
-            elif isinstance(action, Send):
-                session.deliver(action.text)
-            elif isinstance(action, Close):
-                session.node_close()
+        # the frames of one step (a reply, an info and the next signing request …) leave
+        # in one write per socket, as they would from the node's own send buffer
+        corked: list[_SocketSession] = []
+        try:
+            for action in actions:
+                session = self._sessions.get(action.conn_id)
+                if session is None:
+                    continue
+                if isinstance(session, _SocketSession) and not session.corked:
+                    session.cork()
+                    corked.append(session)
+                if faulty:
+                    self._faulty_out(action, session)
+                elif isinstance(action, Send):
+                    session.deliver(action.text)
+                elif isinstance(action, Close):
+                    session.node_close()
+        finally:
+            for session in corked:
+                session.uncork()
         self._reschedule()
 
     def _receive(self, conn_id: int, text: str | bytes) -> None:
@@ -399,6 +482,13 @@ class EmbeddedNode:
         path = ws.request.path if ws.request else "/"
         self.faults.connected(conn_id, path)
         self._dispatch(self.core.connect(conn_id, path, self._now()))
+
+        def on_message(message: str | bytes) -> None:
+            if not session.closing:
+                self._receive(conn_id, message)
+
+        if isinstance(ws, _NodeConnection):
+            ws.on_message = on_message  # before any await: no frame can come in between
         try:
             async for message in ws:
                 if session.closing:
@@ -407,6 +497,8 @@ class EmbeddedNode:
         except ConnectionClosed:
             pass
         finally:
+            if isinstance(ws, _NodeConnection):
+                ws.on_message = None
             self._gone(conn_id)
             self._sessions.pop(conn_id, None)
             session.node_close()

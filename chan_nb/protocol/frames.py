@@ -25,7 +25,11 @@ Json = Any  # a decoded JSON value (dict, list, str, int, float, bool, None)
 
 def encode(frame: Json) -> str:
     """Compact JSON with sorted keys (the node's small maps serialize key-sorted)."""
-    return json.dumps(frame, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return _ENCODER.encode(frame)
+
+
+# one encoder for every frame: json.dumps would build a new one per call
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 # -- builders (node -> client) -------------------------------------------------------------

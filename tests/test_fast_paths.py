@@ -1,0 +1,207 @@
+"""The speed-ups keep their answers: caches, memos and the WebSocket fast paths.
+
+Every shortcut taken for ``chan-nb bench`` must give the answer the slow path gives:
+cached verifications and decodes, memoised serializations, frames written without
+awaiting, frames handed to the node where they are parsed (and the fallbacks when a
+shortcut does not apply: back-pressure, fragmented messages, invalid UTF-8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import dataclasses
+import json
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from node_helpers import connect_params
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+from websockets.frames import Frame, Opcode
+
+from chan_nb import ws_write
+from chan_nb.client.signer import Signer
+from chan_nb.codec import encoding, signing, txs
+from chan_nb.codec.ids import Id
+from chan_nb.codec.keys import Keypair
+from chan_nb.errors import DecodeError
+from chan_nb.node import EmbeddedNode
+from chan_nb.protocol import frames, methods
+
+NETWORK = "ae_uat"
+
+
+def _offchain(round_: int) -> txs.ChannelOffchainTx:
+    return txs.ChannelOffchainTx(Id.channel(bytes(range(32))), round_, bytes(32))
+
+
+# -- signatures -----------------------------------------------------------------------------
+
+
+def test_remembered_verifications_never_change_an_answer() -> None:
+    key, other = Keypair.generate(), Keypair.generate()
+    tx_bytes = _offchain(7).serialize()
+    good = signing.sign(tx_bytes, key, NETWORK, "hashed")
+    bad = bytes([good[0] ^ 1]) + good[1:]
+    for _ in range(2):  # the second pass answers from the cache
+        assert signing.verify(good, key.public_key, tx_bytes, NETWORK) == "hashed"
+        assert signing.verify(bad, key.public_key, tx_bytes, NETWORK) is None
+        assert signing.verify(good, other.public_key, tx_bytes, NETWORK) is None
+        assert signing.verify(good, key.public_key, tx_bytes, "ae_mainnet") is None
+        assert signing.verify(good, key.public_key, _offchain(8).serialize(), NETWORK) is None
+    signing.clear_verify_cache()
+    assert signing.verify(good, key.public_key, tx_bytes, NETWORK) == "hashed"
+
+
+@pytest.mark.parametrize("own", ["hashed", "raw"])
+def test_a_signer_does_not_sign_again_under_its_other_preimage(own: str) -> None:
+    key = Keypair.generate()
+    signer = Signer(key, NETWORK, own)  # type: ignore[arg-type]
+    other = "raw" if own == "hashed" else "hashed"
+    unsigned = txs.SignedTx.wrap(_offchain(3))
+    by_other_rule = unsigned.with_signature(
+        signing.sign(unsigned.tx_bytes, key, NETWORK, other)  # type: ignore[arg-type]
+    )
+    assert signer.has_signed(by_other_rule)
+    assert signer.sign(by_other_rule) is by_other_rule
+    peer = Keypair.generate()
+    by_peer = unsigned.with_signature(signing.sign(unsigned.tx_bytes, peer, NETWORK))
+    assert not signer.has_signed(by_peer)
+    both = signer.sign(by_peer)
+    assert len(both.signatures) == 2 and signer.has_signed(both)
+
+
+# -- API strings and txs ----------------------------------------------------------------------
+
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
+
+def _accepted_by_full_reencode(body: str) -> bool:
+    """The old rule: base64 that decodes, re-encodes to itself and has a good checksum."""
+    try:
+        data = base64.b64decode(body.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    if base64.b64encode(data).decode("ascii") != body or len(data) < 4:
+        return False
+    return encoding.checksum(data[:-4]) == data[-4:]
+
+
+@given(st.binary(max_size=40), st.lists(st.tuples(st.integers(1, 6), st.sampled_from(B64))))
+def test_the_last_group_canonical_check_equals_a_full_reencode(
+    payload: bytes, edits: list[tuple[int, str]]
+) -> None:
+    body = list(encoding.encode("cb", payload)[3:])
+    for back, char in edits:  # stray pad bits, bad padding, changed characters at the end
+        if back <= len(body):
+            body[-back] = char
+    text = "cb_" + "".join(body)
+    try:
+        encoding.split(text)
+        accepted = True
+    except DecodeError:
+        accepted = False
+    assert accepted == _accepted_by_full_reencode("".join(body))
+
+
+def test_tx_strings_are_decoded_once_and_errors_are_not_remembered() -> None:
+    text = txs.SignedTx.wrap(_offchain(5)).to_api()
+    first = txs.decode_api(text)
+    assert txs.decode_api(text) is first  # the same frozen object
+    assert txs.decode_signed(text) is first
+    broken = text[:-6] + ("AAAA" if text[-6:-2] != "AAAA" else "BBBB") + text[-2:]
+    for _ in range(2):
+        with pytest.raises(DecodeError):
+            txs.decode_api(broken)
+    with pytest.raises(DecodeError, match="expected signed_tx"):
+        txs.decode_signed(_offchain(5).to_api())
+
+
+def test_serialization_is_kept_per_object_and_matches_the_fields() -> None:
+    tx = _offchain(9)
+    assert tx.serialize() is tx.serialize()
+    assert tx.to_api() is tx.to_api()
+    later = dataclasses.replace(tx, round=10)
+    assert later.serialize() != tx.serialize()
+    assert txs.decode(later.serialize()) == later
+    fresh = txs.decode(tx.serialize())  # decoded objects compute their own bytes again
+    assert "_serialized" not in fresh.__dict__
+    assert fresh.serialize() == tx.serialize()
+
+
+# -- WebSocket fast paths ---------------------------------------------------------------------
+
+
+def _ping(rpc_id: int) -> str:
+    return json.dumps(frames.request(methods.SYSTEM, {"action": "ping"}, rpc_id))
+
+
+async def _pong_ids(ws: object, count: int) -> list[int]:
+    ids = []
+    while len(ids) < count:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 5))  # type: ignore[attr-defined]
+        if frame.get("result", {}).get("tag") == "pong":
+            ids.append(frame["id"])
+    return ids
+
+
+async def test_fragmented_binary_and_invalid_frames_keep_their_order() -> None:
+    ikey, rkey = Keypair.generate(), Keypair.generate()
+    query = urlencode(connect_params(ikey, rkey, "initiator"))
+    async with EmbeddedNode(port=0) as node, connect(f"{node.url}?{query}") as ws:
+        await ws.send(_ping(1))  # handed to the node where it is parsed
+        text = _ping(2)
+        await ws.send([text[:10], text[10:30], text[30:]])  # fragmented: websockets' path
+        await ws.send(_ping(3))
+        await ws.send(_ping(4).encode())  # a binary frame
+        assert await _pong_ids(ws, 4) == [1, 2, 3, 4]
+    async with EmbeddedNode(port=0) as node, connect(f"{node.url}?{query}") as ws:
+        await ws.send(_ping(5))
+        # invalid UTF-8 in a text frame: the node leaves it to websockets, which closes 1007
+        ws.protocol.send_frame(Frame(Opcode.TEXT, b"\xff\xfe"))
+        ws.send_data()
+        assert await _pong_ids(ws, 1) == [5]
+        await asyncio.wait_for(ws.wait_closed(), 5)
+        assert ws.close_code == 1007
+
+
+async def test_frames_written_without_waiting_fall_back_under_back_pressure() -> None:
+    """A peer that stops reading fills the buffer: the rest waits its turn, in order."""
+    received: list[str] = []
+    done, release = asyncio.Event(), asyncio.Event()
+    total = 400
+
+    async def handler(ws: object) -> None:
+        await release.wait()  # not reading: the client's buffers fill up
+        async for message in ws:  # type: ignore[attr-defined]
+            received.append(message)
+            if len(received) == total:
+                done.set()
+
+    async with serve(handler, "127.0.0.1", 0, compression=None, max_size=None) as server:
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        async with connect(f"ws://127.0.0.1:{port}", compression=None, max_size=None) as ws:
+            fast = slow = 0
+            pending = []
+            for n in range(total):
+                text = f"{n:05d}" + "x" * 50_000
+                if ws_write.write_now(ws, text):
+                    fast += 1
+                else:
+                    slow += 1
+                    pending.append(asyncio.ensure_future(ws.send(text)))
+                    await asyncio.sleep(0)
+            release.set()
+            await asyncio.gather(*pending)
+            await asyncio.wait_for(done.wait(), 20)
+    assert fast > 0 and slow > 0  # both paths were taken
+    assert [int(m[:5]) for m in received] == list(range(total))
+
+
+def test_write_now_declines_what_is_not_a_websockets_connection() -> None:
+    assert ws_write.write_now(object(), "x") is False
+    assert ws_write.buffer_frame(object(), "x") is False
