@@ -37,6 +37,7 @@ class Snapshot:
     channel_id: str | None
     fsm_id: str | None
     events: list[ev.Event] = field(default_factory=list)
+    expected_channel_id: str | None = None
 
 
 def feed(frames: list[Frame]) -> tuple[dict[str, ClientProtocol], dict[int, Snapshot]]:
@@ -62,6 +63,7 @@ def feed(frames: list[Frame]) -> tuple[dict[str, ClientProtocol], dict[int, Snap
             core.channel_id,
             core.fsm_id,
             events,
+            core.expected_channel_id,
         )
     return cores, after
 
@@ -80,6 +82,11 @@ def test_seed_open_sequence(seed: tuple[dict[str, ClientProtocol], dict[int, Sna
     assert after[7].status is Status.ACCEPTED  # responder: channel_open
     assert after[9].status is Status.ACCEPTED  # initiator: channel_accept
     assert after[13].channel_id is None  # the initiator's "ok" for initiator_sign is still ∅
+    # …but the id the real node then announced follows from the create tx it was asked to
+    # sign, so a client cut here can still reconnect to its channel
+    first_sign = min(n for n, snap in after.items() if snap.expected_channel_id is not None)
+    assert any(isinstance(e, ev.SignRequest) for e in after[first_sign].events)
+    assert first_sign < 13 and after[13].expected_channel_id == SEED_CHANNEL
     assert after[14].status is Status.HALF_SIGNED and after[14].channel_id == SEED_CHANNEL
     assert after[19].status is Status.SIGNED and after[19].channel_id == SEED_CHANNEL
     assert after[37].status is Status.OPEN and after[37].round is None

@@ -184,3 +184,29 @@ async def test_open_fails_fast_when_the_create_tx_is_not_what_was_agreed() -> No
     )
     assert all(sent["method"] != "channels.responder_sign" for sent in script.sent)
     await responder.close()
+
+
+async def test_a_signing_request_is_an_event_even_when_its_reply_cannot_go_out(
+    session: tuple[Session, Scripted],
+) -> None:
+    s, script = session
+    script.push(info("fsm_up", fsm_id="ba_x"))
+    await s.connect()
+
+    async def closed_send(text: str) -> None:
+        raise Disconnected("socket closed", by_peer=True)
+
+    script.send = closed_send  # type: ignore[method-assign]  # the socket went meanwhile
+    script.push(
+        {
+            "jsonrpc": "2.0",
+            "method": "channels.sign.update_ack",
+            "params": {"channel_id": "ch_x", "data": {"signed_tx": "tx_garbage", "updates": []}},
+            "version": 1,
+        }
+    )
+    closed = await s.wait_for(ev.Closed, timeout=2)
+    assert isinstance(closed, ev.Closed)
+    seen = [e for e in s.events if isinstance(e, ev.SignRequest)]
+    assert [e.tag for e in seen] == ["update_ack"]
+    assert s.events.index(seen[0]) < s.events.index(closed)

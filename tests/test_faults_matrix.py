@@ -152,16 +152,23 @@ def _cases(flow: str, frames: list[FrameInfo]) -> list[Case]:
 
 
 def _known_channel(s: Session) -> str | None:
-    """The channel id the client knows, or derives from the create tx it was asked to sign."""
+    """The channel id the client knows, or derives from the create tx it was asked to sign.
+
+    The session derives it itself (``expected_channel_id``); this checks it against an
+    independent derivation from the create tx in the events.
+    """
     if s.channel_id is not None:
         return s.channel_id
     for event in s.events:
         if isinstance(event, SignRequest) and event.tag in ("initiator_sign", "responder_sign"):
             create = event.decoded().innermost
             assert isinstance(create, txs.ChannelCreateTx)
-            return hashing.channel_id(
+            derived = hashing.channel_id(
                 create.initiator_id.value, create.nonce, create.responder_id.value
             )
+            assert s.expected_channel_id == derived
+            return derived
+    assert s.expected_channel_id is None
     return None
 
 
@@ -171,7 +178,7 @@ async def _recover(s: Session) -> None:
     if s.connected or channel_id is None or s.status is Status.CLOSED:
         return
     try:
-        await s.reconnect(channel_id=channel_id, timeout=STEP_TIMEOUT)
+        await s.reconnect(timeout=STEP_TIMEOUT)  # the session knows (or derives) its channel
         return
     except ClientError:
         pass

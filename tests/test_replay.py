@@ -200,3 +200,20 @@ def test_a_case_from_another_run_of_its_group_is_rebound() -> None:
     assert len(what.aliases) == 1 and what.notes and "another run" in what.notes[0]
     prelude_channel = next(f.channel_id for f in load(what.prelude or case).frames if f.channel_id)
     assert list(what.aliases.values()) == [prelude_channel]
+
+
+@pytest.mark.shared
+async def test_a_feature_the_node_does_not_simulate_stops_the_replay_there() -> None:
+    """Contracts need a VM: the replay stops at the first −32603 instead of waiting on."""
+    path = shared_path("recordings", "json-rpc", "contracts", "sc_ws_basic_contracts.md")
+    result = await replay(path, memory=True)
+    stops = [n for n in result.notes if n.startswith("stopped after")]
+    assert len(stops) == 1 and "channels.update.new_contract" in stops[0]
+    performed = max(f.seq for f in result.recorded)
+    assert performed < max(f.seq for f in result.plan.frames)  # the rest was not compared
+    comparison = compare(
+        result.recorded, result.replayed, result.recorded_parties, result.replayed_parties
+    )
+    assert not comparison.ok  # the −32603 itself is a difference
+    sent = [f for f in result.replayed if f.direction is Direction.SENT]
+    assert sent[-1].method == "channels.update.new_contract"  # nothing sent after it

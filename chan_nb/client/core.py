@@ -24,7 +24,7 @@ from typing import Any, Final
 from chan_nb.client import events as ev
 from chan_nb.client.ledger import Ledger
 from chan_nb.client.params import ChannelParams, Role, url_query
-from chan_nb.codec import txs
+from chan_nb.codec import hashing, txs
 from chan_nb.errors import DecodeError
 from chan_nb.protocol import frames, methods
 
@@ -104,6 +104,9 @@ class ClientProtocol:
         self.conn = 0
         self.url: str | None = None
         self.channel_id: str | None = None
+        #: the id the channel will have, from the create tx we were asked to sign: lets
+        #: a client cut before the node named the channel reconnect to it
+        self.expected_channel_id: str | None = None
         self.fsm_id: str | None = None
         self.offchain_tx: str | None = None
         self.left = False
@@ -147,7 +150,7 @@ class ClientProtocol:
         if "initiator_id" in query:
             with contextlib.suppress(DecodeError):
                 self.params = ChannelParams.from_query(query)
-        self.channel_id = self.fsm_id = self.offchain_tx = None
+        self.channel_id = self.fsm_id = self.offchain_tx = self.expected_channel_id = None
         self.fsm_status = Status.DISCONNECTED
         self.left = False
         self.peer_connected = None
@@ -266,8 +269,14 @@ class ClientProtocol:
             proposed = event.proposed()
         except DecodeError:
             return
+        if isinstance(inner, txs.ChannelCreateTx):
+            if inner.nonce > 0:  # a generalized account's create (nonce 0) uses its auth id
+                self.expected_channel_id = hashing.channel_id(
+                    inner.initiator_id.value, inner.nonce, inner.responder_id.value
+                )
+            return
         round_ = getattr(inner, "round", None)
-        if isinstance(round_, int) and not isinstance(inner, txs.ChannelCreateTx):
+        if isinstance(round_, int):
             self.ledger.propose(round_, proposed)
 
     def _co_signed(self, state: str) -> None:

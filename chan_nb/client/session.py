@@ -268,6 +268,11 @@ class Session:
         return self.core.channel_id
 
     @property
+    def expected_channel_id(self) -> str | None:
+        """The id the channel gets, known from the create tx before the node names it."""
+        return self.core.channel_id or self.core.expected_channel_id
+
+    @property
     def fsm_id(self) -> str | None:
         """The latest fsm id received (the credential for reconnecting)."""
         return self.core.fsm_id
@@ -373,6 +378,8 @@ class Session:
 
         ``fsm_id`` defaults to the latest one received; None leaves it out, any string is
         sent as is (the node rejects bad ones: :class:`NodeError` 2000 / 1016).
+        ``channel_id`` defaults to :attr:`expected_channel_id` (so a session cut before
+        the node named the channel can still come back to it).
         ``resync`` reads ``get.offchain_state`` afterwards, since nothing missed is
         replayed. ``offchain_tx`` adds the last co-signed state to the URL as the
         recorded tests did (current nodes ignore it).
@@ -413,7 +420,7 @@ class Session:
         offchain_tx: bool,
         host: bool | None,
     ) -> str:
-        channel = channel_id or self.channel_id
+        channel = channel_id or self.expected_channel_id
         if channel is None:
             raise ClientError("no channel id known yet: nothing to reconnect to")
         chosen = self.fsm_id if isinstance(fsm_id, _Latest) else fsm_id
@@ -845,8 +852,13 @@ class Session:
         if isinstance(event, ev.OnChainTx) and event.info in ("close_mutual", "channel_closed"):
             self.closing_tx = event.tx or self.closing_tx
         if isinstance(event, ev.SignRequest):
-            # answer before anyone sees the event, so the reply is not delayed by listeners
-            await self._answer(event)
+            # answer before anyone sees the event, so the reply is not delayed by listeners;
+            # seen it is even when the reply cannot go out (the socket closed meanwhile)
+            try:
+                await self._answer(event)
+            finally:
+                self._emit(event)
+            return
         self._emit(event)
 
     def _emit(self, event: ev.Event) -> None:

@@ -34,6 +34,29 @@ from chan_nb.codec.txs import SignedTx, Tx, inner_type, signature_layers
 from chan_nb.codec.txs import decode_api as decode_tx
 from chan_nb.errors import DecodeError
 
+
+def clear_caches() -> None:
+    """Forget every remembered decode, id, API string and verification (a cold start).
+
+    The caches only ever return what computing again would; benchmarks clear them so
+    that a run measures decoding rather than remembering.
+    """
+    from chan_nb.codec import encoding, ids, objects, signing, txs
+
+    for cached in (
+        encoding._encode_b58,
+        encoding._split_b58,
+        ids._id_of_bytes,
+        ids._api_of,
+        objects._decode_cached,
+        txs._decode_api_cached,
+        signing._verify_key,
+    ):
+        cached.cache_clear()
+    signing.clear_verify_cache()
+    signing._PREFERRED.clear()
+
+
 __all__ = [
     "KNOWN_NETWORK_IDS",
     "DecodeError",
@@ -46,6 +69,7 @@ __all__ = [
     "Tx",
     "blake2b_256",
     "channel_id",
+    "clear_caches",
     "decode_api_string",
     "decode_tx",
     "encode_api_string",

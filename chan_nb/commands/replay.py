@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "A recording that starts mid-channel is replayed after its group's "
         "init_per_group.md (found beside it, or given with --prelude). The last line is "
         "'replay: N steps matched, N differed'; the exit status is 1 on any difference. "
+        "On the embedded node the replay stops at the first request for a feature it "
+        "does not simulate (contracts, solo close, slash, settle, snapshot, force "
+        "progress) and notes where. "
         "Against a real node the keys of two funded accounts come from "
         "CHAN_NB_INITIATOR_SECRET and CHAN_NB_RESPONDER_SECRET (hex secret seeds).",
     )

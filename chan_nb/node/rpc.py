@@ -36,6 +36,14 @@ UNSUPPORTED: Final = frozenset(
 )
 
 
+#: Every method whose well-formed requests the embedded node answers with −32603
+#: because it does not simulate them (contracts need a VM; solo closing, slashing,
+#: settling, snapshots and force progress need the chain's dispute rules).
+NOT_SIMULATED: Final = UNSUPPORTED | frozenset(
+    {methods.NEW_CONTRACT, methods.CALL_CONTRACT, methods.DRY_RUN_CALL_CONTRACT}
+)
+
+
 @dataclass(frozen=True)
 class Immediate:
     """A request the WS layer answers itself (no FSM involved)."""

@@ -1,6 +1,6 @@
 """Import throughput of recorded sessions (``chan-nb bench``, group ``import``).
 
-Measures reading every file into records *with tx decoding on* (the decode cache is
+Measures reading every file into records *with tx decoding on* (every codec cache is
 cleared before each run, so each distinct tx is decoded once, as in a cold import) and
 building each session's DataFrame once. The best of ``repeat`` runs is reported, as
 ``timeit`` does, to keep other load on the machine out of the figure. Measurements
@@ -14,12 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chan_nb.codec import clear_caches
 from chan_nb.recording.formats import load
 from chan_nb.recording.txinfo import describe_tx
 
 
 def _run(paths: Sequence[Path], build_df: bool) -> tuple[float, int]:
     describe_tx.cache_clear()
+    clear_caches()
     records = 0
     start = time.perf_counter()
     for path in paths:

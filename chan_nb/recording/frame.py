@@ -17,6 +17,7 @@ Constructors: readers and live recorders call :meth:`Frame.from_message`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import InitVar, dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Literal
@@ -187,9 +188,8 @@ class Frame:
     def __post_init__(self, decode_txs: bool) -> None:
         if self.direction.__class__ is not Direction:
             object.__setattr__(self, "direction", Direction(self.direction))
-        setattr_ = object.__setattr__
         for name, value in _derive(self.direction, self.raw, decode_txs).items():
-            setattr_(self, name, value)
+            _SET_DERIVED[name](self, value)
 
     # -- constructors ----------------------------------------------------------------
     @classmethod
@@ -276,6 +276,15 @@ class Frame:
 _DERIVED: Final[dict[str, Any]] = dict.fromkeys(
     name for name, f in Frame.__dataclass_fields__.items() if not f.init and name in COLUMNS
 )
+
+#: The slot setters of the derived fields: a frozen dataclass can only be filled in
+#: through them (object.__setattr__ looks each one up again, for every field of every
+#: record of an import).
+_SET_DERIVED: Final[dict[str, Callable[[Frame, Any], None]]] = {
+    name: getattr(Frame, name).__set__
+    for name, f in Frame.__dataclass_fields__.items()
+    if not f.init
+}
 
 
 def _derive(direction: Direction, raw: str, decode_txs: bool) -> dict[str, Any]:

@@ -34,8 +34,9 @@ from chan_nb.codec import encoding, signing, txs
 from chan_nb.codec.hashing import channel_pubkey
 from chan_nb.codec.keys import Keypair
 from chan_nb.errors import ChanNbError, DecodeError
-from chan_nb.protocol import methods
-from chan_nb.recording import Direction, Frame, load
+from chan_nb.node.rpc import NOT_SIMULATED
+from chan_nb.protocol import codes, methods
+from chan_nb.recording import Direction, Frame, Kind, load
 
 if TYPE_CHECKING:
     from chan_nb.node import EmbeddedNode
@@ -77,6 +78,16 @@ def _describe(frame: Frame) -> str:
 
 def _needs_block(frame: Frame) -> bool:
     return frame.info in CHAIN_INFOS or frame.event in CHAIN_EVENTS
+
+
+def _unsimulated_method(frame: Frame) -> str | None:
+    """The method of a request the embedded node answered "not simulated" (−32603)."""
+    if frame.kind is not Kind.ERROR or frame.error_code != codes.INTERNAL_ERROR:
+        return None
+    error = frame.message.get("error") if isinstance(frame.message, dict) else None
+    request = error.get("request") if isinstance(error, dict) else None
+    method = request.get("method") if isinstance(request, dict) else None
+    return method if isinstance(method, str) and method in NOT_SIMULATED else None
 
 
 class ReplayError(ChanNbError):
@@ -283,6 +294,11 @@ class Replayer:
         self._progress = asyncio.Event()
         self._recorded_network: str | None = None
         self._recorded_requests: dict[tuple[str, str], Frame] = {}
+        #: (method, recorded seq) of the first request the embedded node answered with
+        #: its "not simulated" error: the replay stops there instead of waiting, step by
+        #: step, for frames that can never come
+        self.unsimulated: tuple[str, int] | None = None
+        self._last_sent_seq = 0
 
     # -- setup ---------------------------------------------------------------------------------
     def _session(self, frame: Frame) -> Session:
@@ -322,10 +338,19 @@ class Replayer:
     # -- the run -------------------------------------------------------------------------------
     async def run(self) -> ReplayResult:
         self.recorder.listeners.append(self._on_record)
+        performed = self.plan.frames
         try:
-            for frame in self.plan.frames:
-                await self._perform(frame)
+            for index, frame in enumerate(self.plan.frames):
+                if not await self._perform(frame):
+                    performed = self.plan.frames[:index]
+                    break
             await self._catch_up()
+            if self.unsimulated is not None:
+                method, seq = self.unsimulated
+                self.notes.append(
+                    f"stopped after #{seq}: the embedded node does not simulate {method} "
+                    "(it answered -32603); the rest of the recording depends on it"
+                )
             # sockets the recording leaves open are closed after the comparison point
             replayed = list(self.recorder.frames)
         finally:
@@ -334,24 +359,29 @@ class Replayer:
         replayed_parties = {self.keys[r].address: r for r in ("initiator", "responder")}
         return ReplayResult(
             self.plan,
-            [f for f in self.plan.frames if f.direction is not Direction.INFO],
+            [f for f in performed if f.direction is not Direction.INFO],
             replayed,
             dict(self.plan.parties),
             replayed_parties,
             self.notes,
         )
 
-    async def _perform(self, frame: Frame) -> None:
+    async def _perform(self, frame: Frame) -> bool:
+        """Do what the record shows the client did; False: the replay stops before it."""
         role = frame.role
+        if self.unsimulated is not None:
+            return False
         if role not in ("initiator", "responder") or frame.direction is Direction.INFO:
-            return
+            return True
         if frame.direction is Direction.RECEIVED:
             self._expected_received[role] = self._expected_received.get(role, 0) + 1
             self._recorded_arrives(frame)
             if frame.method and frame.method.startswith(methods.SIGN_PREFIX):
                 self._recorded_requests[(role, frame.method)] = frame
-            return
+            return True
         await self._catch_up()
+        if self.unsimulated is not None:
+            return False
         session = self._session(frame)
         if frame.direction is Direction.OPEN:
             await self._open(session, frame)
@@ -359,6 +389,7 @@ class Replayer:
             await self._send(session, frame)
         elif frame.direction is Direction.CLOSE:
             await self._close(session, frame)
+        return True
 
     async def _open(self, session: Session, frame: Frame) -> None:
         query = dict(parse_qsl(urlsplit(frame.raw).query, keep_blank_values=True))
@@ -406,6 +437,7 @@ class Replayer:
         return last.event == "died" or bool(at_connect)
 
     async def _send(self, session: Session, frame: Frame) -> None:
+        self._last_sent_seq = frame.seq
         text = self._translate_sent(session, frame)
         try:
             await session.send_raw(text)
@@ -486,6 +518,10 @@ class Replayer:
     # pairing: the k-th recorded frame of a kind with the k-th replayed one of that kind, so
     # frames arriving in another order (a message overtaking a block's frames) still pair
     def _on_record(self, frame: Frame) -> None:
+        if frame.direction is Direction.RECEIVED and self.unsimulated is None:
+            method = _unsimulated_method(frame) if self.node is not None else None
+            if method is not None:
+                self.unsimulated = (method, self._last_sent_seq)
         if frame.direction is Direction.RECEIVED:
             key = _kind(frame)
             waiting = self._unpaired_recorded.setdefault(frame.role, {}).get(key)
@@ -566,6 +602,9 @@ class Replayer:
         while True:
             missing = self._missing()
             if not missing and not (grace and self._closes_missing()):
+                return
+            if self.unsimulated is not None:  # what is missing now will never come
+                self._give_up()
                 return
             now = loop.time()
             slow = any(_needs_block(f) or f.event == "timeout" for f in missing)
