@@ -80,7 +80,7 @@ def timed(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def session_throughput(transfers: int = 1000, repeat: int = 3) -> dict[str, Any]:
+def session_throughput(transfers: int = 1000, repeat: int = 5) -> dict[str, Any]:
     """Off-chain transfers per second between two chan_nb sessions, recording on and off.
 
     One channel on an embedded node, the two :class:`~chan_nb.client.Session` s over

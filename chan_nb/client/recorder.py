@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from chan_nb.recording import Direction, Frame, SessionLog
 
@@ -23,17 +22,11 @@ if TYPE_CHECKING:
 FrameListener = Callable[[Frame], None]
 
 
-@dataclass(frozen=True, slots=True)
-class _Observed:
-    """A frame as seen on the wire, not yet parsed into a :class:`Frame`."""
-
-    role: str
-    direction: Direction
-    text: str
-    seq: int
-    conn: int
-    t_wall: float
-    t_mono: float
+#: A frame as seen on the wire, not yet parsed into a :class:`Frame`: (role, direction
+#: value, text, seq, conn, t_wall, t_mono). A plain tuple of atoms, cheap to make on
+#: every frame, and one the garbage collector stops tracking (CPython untracks exact
+#: tuples of atoms only), so a long recording does not slow collections down.
+_Observed: TypeAlias = tuple[str, str, str, int, int, float, float]
 
 
 class Recorder:
@@ -59,7 +52,7 @@ class Recorder:
         entries = self._entries
         for index in range(self._parsed, len(entries)):
             entry = entries[index]
-            if isinstance(entry, _Observed):
+            if isinstance(entry, tuple):
                 entries[index] = self._frame(entry)
         self._parsed = len(entries)
         return cast("list[Frame]", entries)  # every entry is a Frame now
@@ -100,7 +93,7 @@ class Recorder:
 
     def _message(self, role: str, direction: Direction, text: str, conn: int) -> None:
         wall, mono = _now()
-        observed = _Observed(role, direction, text, self._seq(), conn, wall, mono)
+        observed: _Observed = (role, direction.value, text, self._seq(), conn, wall, mono)
         if self.listeners:
             self._add(self._frame(observed))
         else:
@@ -108,14 +101,15 @@ class Recorder:
             self._log = None
 
     def _frame(self, seen: _Observed) -> Frame:
+        role, direction, text, seq, conn, t_wall, t_mono = seen
         return Frame.from_message(
-            seen.role,
-            seen.direction,
-            seen.text,
-            seq=seen.seq,
-            conn=seen.conn,
-            t_wall=seen.t_wall,
-            t_mono=seen.t_mono,
+            role,
+            direction,
+            text,
+            seq=seq,
+            conn=conn,
+            t_wall=t_wall,
+            t_mono=t_mono,
             decode_txs=self.decode_txs,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
 import sys
@@ -92,6 +93,11 @@ def run(args: argparse.Namespace) -> int:
         if args.only and name not in args.only:
             continue
         print(f"bench: running {name} …", file=sys.stderr, flush=True)
+        # every group starts on a collected heap, and what earlier groups left alive is
+        # not scanned again by the collector: a figure does not depend on the groups
+        # that happened to run before it (garbage collection stays on while measuring)
+        gc.collect()
+        gc.freeze()
         results.update({k: v for k, v in fn().items() if not k.startswith("_")})
     results.update(ratios(results))
     if args.json:
