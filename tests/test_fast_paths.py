@@ -205,3 +205,23 @@ async def test_frames_written_without_waiting_fall_back_under_back_pressure() ->
 def test_write_now_declines_what_is_not_a_websockets_connection() -> None:
     assert ws_write.write_now(object(), "x") is False
     assert ws_write.buffer_frame(object(), "x") is False
+
+
+def test_a_signature_seen_to_verify_for_the_peer_is_not_taken_for_ours() -> None:
+    key, peer = Keypair.generate(), Keypair.generate()
+    signer = Signer(key, NETWORK, "hashed")
+    unsigned = txs.SignedTx.wrap(_offchain(11))
+    peer_sig = signing.sign(unsigned.tx_bytes, peer, NETWORK)
+    by_peer = unsigned.with_signature(peer_sig)
+    signing.clear_verify_cache()
+    assert signing.verified_signer(peer_sig) is None
+    assert signing.verify(peer_sig, peer.public_key, unsigned.tx_bytes, NETWORK) == "hashed"
+    assert signing.verified_signer(peer_sig) == peer.public_key
+    both = signer.sign(by_peer)  # known to be the peer's: ours is added
+    assert len(both.signatures) == 2
+    # our own signature under the other rule is still found, whatever is known
+    ours_raw = signing.sign(unsigned.tx_bytes, key, NETWORK, "raw")
+    assert signing.verify(ours_raw, key.public_key, unsigned.tx_bytes, NETWORK) == "raw"
+    assert signing.verified_signer(ours_raw) == key.public_key
+    twice = unsigned.with_signature(peer_sig).with_signature(ours_raw)
+    assert signer.sign(twice) is twice

@@ -50,6 +50,9 @@ class Signer:
         # verifying every signature under both preimages.
         if own in signed.signatures:
             return True
+        mine = self.keypair.public_key
+        if all(signing.verified_signer(s) not in (None, mine) for s in signed.signatures):
+            return False  # each one verified for another key (the peer's, checked earlier)
         other: Preimage = "raw" if self.preimage == "hashed" else "hashed"
         theirs = signing.sign(signed.tx_bytes, self.keypair, self.network_id, other)
         return theirs in signed.signatures

@@ -66,12 +66,28 @@ def _verified(signature: bytes, pubkey: bytes, msg: bytes) -> bool:
         _verify_key(pubkey).verify(msg, signature)
     except (BadSignatureError, ValueError):
         return False
+    if len(_SIGNED_BY) >= _SIGNED_BY_MAX:
+        _SIGNED_BY.clear()
+    _SIGNED_BY[signature] = pubkey
     return True
+
+
+#: signature -> the key it verified for (bounded). A signature that verified for one
+#: key is no other key's: a signer asking "did I sign this already?" can rule it out
+#: without signing or verifying again.
+_SIGNED_BY: dict[bytes, bytes] = {}
+_SIGNED_BY_MAX = 4096
+
+
+def verified_signer(signature: bytes) -> bytes | None:
+    """The key ``signature`` was seen to verify for in this process, if any."""
+    return _SIGNED_BY.get(bytes(signature))
 
 
 def clear_verify_cache() -> None:
     """Forget remembered verification results."""
     _verified.cache_clear()
+    _SIGNED_BY.clear()
 
 
 #: pubkey -> the preimage its last good signature used. A signer keeps to one

@@ -77,6 +77,19 @@ function nextMessage(channel, ms = 5000) {
   });
 }
 
+// The two Channel objects share one process but not one socket: when one side's action
+// resolves, the other side's copy of the new state may still be on its way. The SDK
+// refuses a state that arrives while an action of its own is under way, so before
+// one side acts after the other, wait until it has seen the same round (a real node
+// gives no more ordering guarantee across sockets than the embedded one).
+async function caughtUp(a, b, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (a.round() !== b.round()) {
+    if (Date.now() > deadline) fail(`rounds stay apart: ${a.round()} vs ${b.round()}`);
+    await new Promise((res) => realSetTimeout(res, 5));
+  }
+}
+
 const errors = [];
 const watch = (name, channel) => channel.on('error', (e) => errors.push(`${name}: ${e?.message ?? e}`));
 
@@ -93,6 +106,7 @@ log('open', { channelId, round: i.round() });
 // -- transfers both ways --------------------------------------------------------------------
 const t1 = await i.update(initiator.address, responder.address, 10, signTx(initiator));
 if (!t1.accepted) fail(`transfer I->R refused: ${JSON.stringify(t1)}`);
+await caughtUp(r, i);
 const t2 = await r.update(responder.address, initiator.address, 4, signTx(responder));
 if (!t2.accepted) fail(`transfer R->I refused: ${JSON.stringify(t2)}`);
 const t3 = await i.update(initiator.address, responder.address, 100000000000000000000n, signTx(initiator))
@@ -130,11 +144,13 @@ log('pings', { pongs });
 // -- deposit and withdraw --------------------------------------------------------------------------
 const dep = await i.deposit(1000, signTx(initiator));
 if (!dep.accepted) fail(`deposit refused ${JSON.stringify(dep)}`);
+await caughtUp(r, i);
 const wd = await r.withdraw(500, signTx(responder));
 if (!wd.accepted) fail(`withdraw refused ${JSON.stringify(wd)}`);
 log('deposit_withdraw', { round: i.round() });
 
 // -- leave and reestablish --------------------------------------------------------------------------
+await caughtUp(i, r);
 const fsmBefore = i.fsmId();
 const left = await i.leave();
 if (left.channelId !== channelId) fail('leave reports another channel');
@@ -170,11 +186,13 @@ const i3 = await Channel.initialize({
 watch('initiator (reconnected)', i3);
 await waitFor(i3, 'open');
 if (i3.fsmId() !== fsmId) fail('reconnect changed the fsm id');
+await caughtUp(r, i3);
 const t5 = await r.update(responder.address, initiator.address, 2, signTx(responder));
 if (!t5.accepted) fail('transfer after reconnect refused');
 log('reconnect', { round: r.round() });
 
 // -- shutdown ------------------------------------------------------------------------------------------
+await caughtUp(i3, r);
 const closeTx = await i3.shutdown(signTx(initiator));
 const closed = unpackTx(closeTx, Tag.SignedTx).encodedTx;
 if (closed.tag !== Tag.ChannelCloseMutualTx) fail('shutdown returned another tx');
