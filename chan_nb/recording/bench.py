@@ -32,7 +32,7 @@ def _run(paths: Sequence[Path], build_df: bool) -> tuple[float, int]:
     return time.perf_counter() - start, records
 
 
-def import_throughput(paths: Sequence[Path], *, repeat: int = 3) -> dict[str, Any]:
+def import_throughput(paths: Sequence[Path], *, repeat: int = 5) -> dict[str, Any]:
     """MB/s (10^6 bytes) over ``paths``: records with decoded txs, and with their tables."""
     import pandas  # noqa: F401  (import time is not throughput)
 

@@ -188,8 +188,11 @@ class Frame:
     def __post_init__(self, decode_txs: bool) -> None:
         if self.direction.__class__ is not Direction:
             object.__setattr__(self, "direction", Direction(self.direction))
-        for name, value in _derive(self.direction, self.raw, decode_txs).items():
-            _SET_DERIVED[name](self, value)
+        derived = _derive(self.direction, self.raw, decode_txs)
+        # _derive fills a copy of _DERIVED, so its values come in _SETTERS' order; a key
+        # it added by mistake would make the lengths differ, and strict zip raise
+        for set_field, value in zip(_SETTERS, derived.values(), strict=True):
+            set_field(self, value)
 
     # -- constructors ----------------------------------------------------------------
     @classmethod
@@ -277,14 +280,12 @@ _DERIVED: Final[dict[str, Any]] = dict.fromkeys(
     name for name, f in Frame.__dataclass_fields__.items() if not f.init and name in COLUMNS
 )
 
-#: The slot setters of the derived fields: a frozen dataclass can only be filled in
-#: through them (object.__setattr__ looks each one up again, for every field of every
-#: record of an import).
-_SET_DERIVED: Final[dict[str, Callable[[Frame, Any], None]]] = {
-    name: getattr(Frame, name).__set__
-    for name, f in Frame.__dataclass_fields__.items()
-    if not f.init
-}
+#: The slot setters of the derived fields, in _DERIVED's order: a frozen dataclass can
+#: only be filled in through them (object.__setattr__ looks each one up again, for
+#: every field of every record of an import).
+_SETTERS: Final[tuple[Callable[[Frame, Any], None], ...]] = tuple(
+    getattr(Frame, name).__set__ for name in _DERIVED
+)
 
 
 def _derive(direction: Direction, raw: str, decode_txs: bool) -> dict[str, Any]:
