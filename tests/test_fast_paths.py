@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from node_helpers import connect_params
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 from chan_nb import ws_write
@@ -225,3 +226,33 @@ def test_a_signature_seen_to_verify_for_the_peer_is_not_taken_for_ours() -> None
     assert signing.verified_signer(ours_raw) == key.public_key
     twice = unsigned.with_signature(peer_sig).with_signature(ours_raw)
     assert signer.sign(twice) is twice
+
+
+async def test_a_frame_the_node_fails_on_closes_that_socket_1011_only(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ikey, rkey = Keypair.generate(), Keypair.generate()
+    query = urlencode(connect_params(ikey, rkey, "initiator"))
+    async with EmbeddedNode(port=0) as node:
+        receive = node.core.receive
+
+        def failing(conn_id: int, text: str | bytes, now: float) -> object:
+            if "boom" in str(text):
+                raise RuntimeError("a bug in the node")
+            return receive(conn_id, text, now)
+
+        monkeypatch.setattr(node.core, "receive", failing)
+        async with connect(f"{node.url}?{query}") as bad, connect(f"{node.url}?{query}") as good:
+            await bad.send(_ping(1))
+            assert await _pong_ids(bad, 1) == [1]
+            await bad.send('{"boom": 1}')
+            await bad.send(_ping(2))  # never reaches the node
+            after = []
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    after.append(json.loads(await asyncio.wait_for(bad.recv(), 5)))
+            assert not [f for f in after if f.get("id") == 2]
+            assert bad.close_code == 1011
+            await good.send(_ping(3))
+            assert await _pong_ids(good, 1) == [3]
+    assert "embedded node failed on a frame" in caplog.text

@@ -129,23 +129,33 @@ class _NodeConnection(ServerConnection):
 
     on_message: Callable[[str | bytes], None] | None = None
     direct: bool = True
+    #: the node raised on a frame: as a failed handler would, the connection closes
+    #: with 1011 and nothing more from it reaches the node
+    failed: bool = False
+    _closing: asyncio.Task[None] | None = None
 
     def process_event(self, event: Event) -> None:
         if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
+            if self.failed:
+                return
             handler = self.on_message
             if handler is not None and self.direct and event.fin:
                 message = _whole_message(event)
                 if message is not None:
                     try:
                         handler(message)
-                    except Exception:  # as a failing handler task would: log, close 1011
-                        self.direct = False
-                        self.logger.error("embedded node failed on a frame", exc_info=True)
-                        self.protocol.fail(CloseCode.INTERNAL_ERROR)
-                        self.send_data()
+                    except Exception:
+                        self._fail()
                     return
             self.direct = False
         super().process_event(event)
+
+    def _fail(self) -> None:
+        self.failed = True
+        self.logger.error("embedded node failed on a frame", exc_info=True)
+        self._closing = self.loop.create_task(
+            self.close(CloseCode.INTERNAL_ERROR, "internal error")
+        )
 
 
 def _whole_message(frame: Frame) -> str | bytes | None:
@@ -491,7 +501,7 @@ class EmbeddedNode:
             ws.on_message = on_message  # before any await: no frame can come in between
         try:
             async for message in ws:
-                if session.closing:
+                if session.closing or (isinstance(ws, _NodeConnection) and ws.failed):
                     continue
                 self._receive(conn_id, message)
         except ConnectionClosed:
