@@ -77,6 +77,20 @@ def test_markdown_records_and_line_numbers() -> None:
     assert frames[1].raw.startswith('{\n  "jsonrpc"')
 
 
+def test_line_numbers_when_the_file_starts_with_a_heading() -> None:
+    """Published logs start with a blank line; one without it is numbered from line 1."""
+    text = MD.lstrip("\n")
+    assert text.startswith("#### ")
+    lines = text.split("\n")
+    frames = read_markdown(text).frames
+    assert frames[0].line == 1
+    for frame in frames:
+        assert frame.line is not None
+        assert lines[frame.line - 1].startswith("#### " + frame.role)
+    with pytest.raises(DecodeError, match="bad.md:2"):
+        read_markdown("#### alice ---> node\n{}\n", source="bad.md")
+
+
 def test_connection_numbers_per_role() -> None:
     frames = read_markdown(MD).frames
     assert [f.conn for f in frames] == [1, 1, 1, 0, 1, 2, 2]  # bob never opened: 0

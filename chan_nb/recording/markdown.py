@@ -32,15 +32,17 @@ def read_markdown(
 def _entries(text: str, sink: ProblemSink) -> Iterator[Entry]:
     """Steps of the log. Works on whole steps (split at headings) with C-speed searches;
     line numbers are kept by counting newlines."""
+    shift = 0
     if text.startswith(_PREFIX):
         text = "\n" + text
+        shift = 1  # that newline is not in the file
     pieces = text.split("\n" + _PREFIX)
     preamble = pieces[0]
     if preamble.strip():
         offset = len(preamble) - len(preamble.lstrip())
         first = preamble[offset:].split("\n", 1)[0]
         sink.report(1 + preamble.count("\n", 0, offset), f"a '#### ' {EXPECTED_HEADING}", first)
-    line = 2 + preamble.count("\n")  # line of the first heading
+    line = 2 + preamble.count("\n") - shift  # line of the first heading
     for piece in pieces[1:]:
         entry = _step(piece, line, sink)
         if entry is not None:
