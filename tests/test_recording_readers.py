@@ -87,7 +87,7 @@ def test_line_numbers_when_the_file_starts_with_a_heading() -> None:
     for frame in frames:
         assert frame.line is not None
         assert lines[frame.line - 1].startswith("#### " + frame.role)
-    with pytest.raises(DecodeError, match="bad.md:2"):
+    with pytest.raises(DecodeError, match=r"bad\.md:2"):
         read_markdown("#### alice ---> node\n{}\n", source="bad.md")
 
 

@@ -52,8 +52,9 @@ class ConnectionTracker:
         elif direction is Direction.INFO:
             number = self._last.get(role, sockets[-1].number if sockets else 0)
         elif direction is Direction.RECEIVED and frame_channel is not None:
-            match = [s for s in sockets if s.channel_id == frame_channel]
-            number = match[-1].number if match else self._newest(role, frame_channel)
+            number = next(
+                (s.number for s in reversed(sockets) if s.channel_id == frame_channel), 0
+            ) or self._newest(role, frame_channel)
         else:
             number = self._newest(role, None)
         self._last[role] = number
@@ -96,12 +97,11 @@ def build_frames(entries: Iterable[Entry], *, decode_txs: bool = True) -> Iterat
     """Number the entries 1.. and give each its connection number."""
     tracker = ConnectionTracker()
     for seq, entry in enumerate(entries, start=1):
-        frame = Frame(
-            seq, entry.role, entry.direction, 0, entry.raw, line=entry.line, decode_txs=decode_txs
-        )
+        role, direction, raw, line = entry
+        frame = Frame(seq, role, direction, 0, raw, None, None, line, decode_txs)
         # The channel id is only known once the record is parsed; setting the number on the
         # fresh record (before anyone sees it) avoids parsing the frame twice.
-        conn = tracker.conn_for(entry.direction, entry.role, frame.channel_id)
+        conn = tracker.conn_for(direction, role, frame.channel_id)
         object.__setattr__(frame, "conn", conn)
         tracker.observe(frame)
         yield frame

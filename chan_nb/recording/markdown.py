@@ -51,47 +51,52 @@ def _entries(text: str, sink: ProblemSink) -> Iterator[Entry]:
 
 
 def _step(piece: str, line: int, sink: ProblemSink) -> Entry | None:
+    """One step; ``piece`` runs from its heading (on ``line``) to the next heading.
+
+    Works with offsets into ``piece`` (no copy of the body) and counts lines only when
+    it has a problem to report.
+    """
     end = piece.find("\n")
-    head, body = (piece, "") if end < 0 else (piece[:end], piece[end + 1 :])
+    head = piece if end < 0 else piece[:end]
     parsed = parse_heading(head)
     if parsed is None:
         sink.report(line, f"'#### ' and {EXPECTED_HEADING}", _PREFIX + head)
         return None
     role, direction = parsed
+    start = len(piece) if end < 0 else end + 1  # the body: what follows the heading
     if direction is Direction.CLOSE:
-        _expect_blank(body, 0, line + 1, sink)
+        _expect_blank(piece, start, line, sink)
         return Entry(role, direction, "", line)
     if direction is Direction.INFO:
         quoted: list[str] = []
-        position = 0
-        while body.startswith(">", position):
-            stop = body.find("\n", position)
-            stop = len(body) if stop < 0 else stop
-            quote = body[position:stop]
+        position = start
+        while piece.startswith(">", position):
+            stop = piece.find("\n", position)
+            stop = len(piece) if stop < 0 else stop
+            quote = piece[position:stop]
             quoted.append(quote[2:] if quote.startswith("> ") else quote[1:])
             position = stop + 1
         if not quoted:
-            sink.report(line + 1, "a '> ' note after an info heading", _first_line(body))
+            sink.report(line + 1, "a '> ' note after an info heading", _first_line(piece[start:]))
             return None
-        _expect_blank(body, position, line + 1 + len(quoted), sink)
+        _expect_blank(piece, position, line, sink)
         return Entry(role, direction, "\n".join(quoted), line)
-    if not body.startswith(_FENCE):
-        sink.report(line + 1, f"a ``` fence after '{_PREFIX}{head}'", _first_line(body))
+    if not piece.startswith(_FENCE, start):
+        sink.report(line + 1, f"a ``` fence after '{_PREFIX}{head}'", _first_line(piece[start:]))
         return None
-    fence_end = body.find("\n")
+    fence_end = piece.find("\n", start)
     if fence_end < 0:
         sink.report(line + 2, f"a closing ``` for the block opened at line {line + 1}", None)
         return None
-    close = _closing_fence(body, fence_end)
+    close = _closing_fence(piece, fence_end)
     if close < 0:
-        last = line + 1 + body.count("\n")
+        last = line + piece.count("\n")
         sink.report(last, f"a closing ``` for the block opened at line {line + 1}", None)
         return None
-    raw = body[fence_end + 1 : close] if close > fence_end else ""
+    raw = piece[fence_end + 1 : close] if close > fence_end else ""
     if direction is Direction.OPEN and ("\n" in raw or not raw):
         sink.report(line + 2, "exactly one URL line in the open block", raw)
-    after = close + 1 + len(_FENCE)
-    _expect_blank(body, after, line + 1 + body.count("\n", 0, after), sink)
+    _expect_blank(piece, close + 1 + len(_FENCE), line, sink)
     return Entry(role, direction, raw, line)
 
 
@@ -108,16 +113,20 @@ def _closing_fence(body: str, fence_end: int) -> int:
         position = index + 1
 
 
-def _expect_blank(body: str, start: int, line: int, sink: ProblemSink) -> None:
-    """What follows a step up to the next heading must be blank lines."""
-    rest = body[start:]
-    if rest.strip():
-        skipped = len(rest) - len(rest.lstrip())
-        sink.report(
-            line + rest.count("\n", 0, skipped),
-            "a blank line or the next '#### ' heading",
-            _first_line(rest.lstrip()),
-        )
+def _expect_blank(piece: str, start: int, line: int, sink: ProblemSink) -> None:
+    """What follows a step up to the next heading must be blank lines.
+
+    ``line`` is the line of ``piece``'s first character (its heading).
+    """
+    rest = piece[start:]
+    if not rest or rest.isspace():
+        return
+    skipped = len(rest) - len(rest.lstrip())
+    sink.report(
+        line + piece.count("\n", 0, start) + rest.count("\n", 0, skipped),
+        "a blank line or the next '#### ' heading",
+        _first_line(rest.lstrip()),
+    )
 
 
 def _first_line(text: str) -> str | None:
