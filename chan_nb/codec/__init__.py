@@ -47,7 +47,6 @@ def clear_caches() -> None:
         encoding._encode_b58,
         encoding._split_b58,
         ids._id_of_bytes,
-        ids._api_of,
         objects._decode_cached,
         txs._decode_api_cached,
         signing._verify_key,

@@ -78,7 +78,7 @@ class Id:
 
     @property
     def api(self) -> str:
-        return _api_of(self.kind, self.value)
+        return encoding.encode(PREFIX[self.kind], self.value)
 
     def __str__(self) -> str:
         return self.api
@@ -98,8 +98,3 @@ def _id_of_bytes(raw: bytes) -> Id:
     except ValueError:
         raise DecodeError(f"unknown id tag {raw[0]}") from None
     return Id(kind, raw[1:])
-
-
-@lru_cache(maxsize=4096)
-def _api_of(kind: IdKind, value: bytes) -> str:
-    return encoding.encode(PREFIX[kind], value)

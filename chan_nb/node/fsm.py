@@ -15,7 +15,6 @@ state, and every client-visible report follow websocket-api.md §3–§4.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import Enum, StrEnum
@@ -244,35 +243,27 @@ def _tx_api(signed: SignedTx) -> str:
     return signed.to_api()
 
 
-@lru_cache(maxsize=8192)
 def signed_by(signature: bytes, pubkey: bytes, tx_bytes: bytes, network_id: str) -> bool:
     """Whether ``signature`` is ``pubkey``'s over the tx (raw or hashed preimage).
 
-    Cached: the same signature is checked by both FSMs and again when the round
-    completes; Ed25519 verification is deterministic, so the answer never changes.
+    Both FSMs check the same signatures, and again when the round completes:
+    :mod:`chan_nb.codec.signing` remembers each verification, so that is cheap.
     """
     return signing.verify(signature, pubkey, tx_bytes, network_id) is not None
-
-
-#: (signature, tx bytes, network id) -> the key it verified for: lets a later check try the
-#: right key first instead of spending verifications on the other participant's key.
-_SIGNERS: OrderedDict[tuple[bytes, bytes, str], bytes] = OrderedDict()
-_SIGNERS_MAX: Final = 8192
 
 
 def signer_among(
     signature: bytes, candidates: list[bytes], tx_bytes: bytes, network_id: str
 ) -> bytes | None:
-    """Which candidate key made ``signature`` (None when none did)."""
-    key = (signature, tx_bytes, network_id)
-    known = _SIGNERS.get(key)
-    if known is not None and known in candidates:
-        return known
-    for pubkey in candidates:
+    """Which candidate key made ``signature`` (None when none did).
+
+    The key the signature was last seen to verify for is tried first (no verification
+    spent on the other participant's key); it is still verified over this tx.
+    """
+    hint = signing.verified_signer(signature)
+    ordered = [hint, *(k for k in candidates if k != hint)] if hint in candidates else candidates
+    for pubkey in ordered:
         if signed_by(signature, pubkey, tx_bytes, network_id):
-            _SIGNERS[key] = pubkey
-            if len(_SIGNERS) > _SIGNERS_MAX:
-                _SIGNERS.popitem(last=False)
             return pubkey
     return None
 
