@@ -41,6 +41,7 @@ from chan_nb.codec.txs import (
     signature_layers,
 )
 from chan_nb.errors import DecodeError
+from chan_nb.protocol.frames import strings_in
 
 Check = Literal["decode", "signature", "channel_id", "state_hash", "round"]
 
@@ -142,21 +143,9 @@ class AuditReport:
 # -- collecting what the session contains -------------------------------------
 
 
-def _strings(value: Any) -> Iterator[str]:
-    """Every string anywhere in a JSON value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
 def _tx_strings(value: Any) -> Iterator[str]:
     """Every ``tx_`` string anywhere in a JSON value."""
-    return (s for s in _strings(value) if s.startswith("tx_"))
+    return (s for s in strings_in(value) if s.startswith("tx_"))
 
 
 _CONTRACT_OPS = frozenset({"OffChainNewContract", "OffChainCallContract"})
@@ -213,7 +202,7 @@ def _learn(session: _Session, frames: Sequence[AuditFrame]) -> None:
         if message is None:
             continue
         texts: list[str] = []
-        for text in _strings(message):
+        for text in strings_in(message):
             if text.startswith("ch_"):
                 session.channel_ids_used.add(text)
             elif text.startswith("ak_"):

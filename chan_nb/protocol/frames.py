@@ -11,6 +11,7 @@ carry ``"id": null``. The parser implements §2.1: invalid JSON, a wrong
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -21,6 +22,18 @@ JSONRPC: Final = "2.0"
 VERSION: Final = 1
 
 Json = Any  # a decoded JSON value (dict, list, str, int, float, bool, None)
+
+
+def strings_in(value: Json) -> Iterator[str]:
+    """Every string anywhere in a JSON value (ids, txs and keys hide at any depth)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
 
 
 def encode(frame: Json) -> str:

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -36,6 +36,7 @@ from chan_nb.codec.keys import Keypair
 from chan_nb.errors import ChanNbError, DecodeError
 from chan_nb.node.rpc import NOT_SIMULATED
 from chan_nb.protocol import codes, methods
+from chan_nb.protocol.frames import strings_in
 from chan_nb.recording import Direction, Frame, Kind, load
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ def case_parties(case: Sequence[Frame], parties: dict[str, str]) -> dict[str, st
     unknown: list[str] = []
     for frame in case:
         if frame.direction is Direction.SENT:
-            for text in _strings(frame.message):
+            for text in strings_in(frame.message):
                 if text.startswith("ak_") and text not in parties and text not in unknown:
                     unknown.append(text)
     channel = next((f.channel_id for f in case if f.channel_id), None)
@@ -204,17 +205,6 @@ def case_parties(case: Sequence[Frame], parties: dict[str, str]) -> dict[str, st
             if channel_pubkey(keys[first], nonce, keys[second]) == target:
                 return {unknown[first]: "initiator", unknown[second]: "responder"}
     return {}
-
-
-def _strings(item: Any) -> Iterator[str]:
-    if isinstance(item, str):
-        yield item
-    elif isinstance(item, dict):
-        for value in item.values():
-            yield from _strings(value)
-    elif isinstance(item, list):
-        for value in item:
-            yield from _strings(value)
 
 
 @dataclass
