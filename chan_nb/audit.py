@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from chan_nb.codec import encoding, signing, trees, updates
+from chan_nb.codec import state as codec_state
 from chan_nb.codec.hashing import channel_pubkey, channel_pubkey_ga
 from chan_nb.codec.txs import (
     ChannelCloseSoloTx,
@@ -554,18 +555,10 @@ _REPLAYABLE = (
 
 
 def _apply(balances: dict[bytes, int], ups: list[updates.Update]) -> dict[bytes, int] | None:
-    out = dict(balances)
-    for up in ups:
-        if isinstance(up, updates.OffChainTransfer):
-            out[up.from_id.value] = out.get(up.from_id.value, 0) - up.amount
-            out[up.to_id.value] = out.get(up.to_id.value, 0) + up.amount
-        elif isinstance(up, updates.OffChainDeposit):
-            out[up.from_id.value] = out.get(up.from_id.value, 0) + up.amount
-        elif isinstance(up, updates.OffChainWithdrawal):
-            out[up.to_id.value] = out.get(up.to_id.value, 0) - up.amount
-    if any(v < 0 for v in out.values()):
+    try:
+        return codec_state.apply_updates(balances, ups, codec_state.by_pubkey)
+    except codec_state.InvalidUpdate:
         return None
-    return out
 
 
 def _check_proposal(
