@@ -270,6 +270,23 @@ class Refused(Event):
         return "refused"
 
 
+@dataclass(frozen=True)
+class Untrusted(Event):
+    """A state the node sent that the client's own checks refused; it changed nothing.
+
+    ``what`` is where it came from (``channels.update``, ``channels.leave``, a
+    ``get.offchain_state`` reply), ``reason`` one line saying why it was refused.
+    """
+
+    what: str
+    reason: str
+    state: str | None
+
+    @property
+    def name(self) -> str:
+        return "untrusted"
+
+
 def _tx_round(tx: str | None) -> tuple[int | None, str | None]:
     """(round, innermost type) of a ``tx_`` string; (None, None) when undecodable."""
     if not tx:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -108,10 +108,22 @@ class OffchainState:
 
 @dataclass
 class PendingSignature:
-    """A signing request waiting for a person (manual mode), with what the checks found."""
+    """A signing request waiting for a person (manual mode), with what the checks found.
+
+    ``problems`` are every reason the auto policy would not sign it; ``change`` is what
+    signing would do (``change.describe()``: "you pay 1,000 to ak_…: your balance
+    40,000 → 39,000; fee 0").
+    """
 
     request: ev.SignRequest
     problems: tuple[str, ...]
+    change: pol.Change | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line: the change, then why the policy would refuse it (if it would)."""
+        what = self.change.describe() if self.change is not None else f"sign {self.tag}"
+        return what if not self.problems else f"{what} — refused by the policy: {self.problems[0]}"
 
     @property
     def tag(self) -> str:
@@ -125,7 +137,13 @@ class PendingSignature:
             tx = {}
         except ValueError as exc:
             tx = {"error": str(exc)}
-        return {"tag": self.tag, "tx": tx, "updates": list(self.request.updates)}
+        return {
+            "tag": self.tag,
+            "tx": tx,
+            "updates": list(self.request.updates),
+            "change": self.change.describe() if self.change is not None else None,
+            "problems": list(self.problems),
+        }
 
 
 @dataclass(frozen=True)
@@ -216,7 +234,7 @@ class Session:
         self.policy = policy or pol.SigningPolicy()
         self.timeout = timeout
         self.ids = ids or IdStyle()
-        self.core = ClientProtocol(role, params=params, next_id=next_id)
+        self.core = ClientProtocol(role, params=params, next_id=next_id, network_id=network_id)
         self.events: list[ev.Event] = []
         self.pending_signatures: list[PendingSignature] = []
         self.closing_tx: str | None = None
@@ -533,7 +551,7 @@ class Session:
 
         ``options`` are the optional ``fee``, ``gas_price``, ``nonce``.
         """
-        expectation = pol.Expectation.deposit(self.address, amount)
+        expectation = pol.Expectation.deposit(self.address, amount, **options)
         return await self._round_action(
             methods.DEPOSIT,
             {"amount": amount, **options},
@@ -553,7 +571,7 @@ class Session:
         **options: int,
     ) -> ev.StateUpdate:
         """Withdraw ``amount`` from the channel to this account (waits for it to lock)."""
-        expectation = pol.Expectation.withdraw(self.address, amount)
+        expectation = pol.Expectation.withdraw(self.address, amount, **options)
         return await self._round_action(
             methods.WITHDRAW,
             {"amount": amount, **options},
@@ -693,7 +711,7 @@ class Session:
         Returns the close transaction (``tx_…``). ``options``: ``fee``, ``gas_price``,
         ``nonce``. The peer's session co-signs on its own (its reader answers).
         """
-        self._expected["shutdown_sign"] = pol.Expectation("shutdown_sign")
+        self._expected["shutdown_sign"] = pol.Expectation.shutdown(**options)
         try:
             await self._act(
                 methods.SHUTDOWN,
@@ -851,6 +869,8 @@ class Session:
     async def _dispatch(self, event: ev.Event) -> None:
         if isinstance(event, ev.OnChainTx) and event.info in ("close_mutual", "channel_closed"):
             self.closing_tx = event.tx or self.closing_tx
+        if isinstance(event, ev.Untrusted):
+            self._note(f"refused the {event.what} state: {event.reason}")
         if isinstance(event, ev.SignRequest):
             # answer before anyone sees the event, so the reply is not delayed by listeners;
             # seen it is even when the reply cannot go out (the socket closed meanwhile)
@@ -879,19 +899,29 @@ class Session:
     async def _answer(self, request: ev.SignRequest) -> None:
         context = self._policy_context()
         if self.policy.mode == "manual":
-            self.pending_signatures.append(PendingSignature(request, pol.check(request, context)))
+            found = pol.verdict(request, context)
+            self.pending_signatures.append(PendingSignature(request, found.reasons, found.change))
             return
         decision = pol.decide(self.policy, request, context)
         if decision.sign:
             await self._sign_and_reply(request)
             return
         aborted: int | None = None
-        if request.abortable:
-            aborted = self.policy.abort_code
-            await self._send(
-                self.core.abort_reply(request, aborted, with_id=self._reply_id(request.tag))
-            )
-        self._emit(ev.Refused({}, self.channel_id, request.tag, decision.problems, aborted))
+        refused = ev.Refused({}, self.channel_id, request.tag, decision.problems, None)
+        try:
+            if request.abortable:
+                aborted = self.policy.abort_code
+                refused = replace(refused, aborted_with=aborted)
+                await self._send(
+                    self.core.abort_reply(request, aborted, with_id=self._reply_id(request.tag))
+                )
+        finally:
+            self._note(f"refused to sign {request.tag}: {'; '.join(decision.problems)}")
+            self._emit(refused)
+
+    def _note(self, text: str) -> None:
+        """A line in the recording beside the frames (refusals: what and why)."""
+        self.recorder.note(self.role, text, self._conn_no)
 
     def _policy_context(self) -> pol.Context:
         return pol.Context(
@@ -903,6 +933,9 @@ class Session:
             round=self.round,
             balances=self.core.balances,
             expected=dict(self._expected),
+            state=self.core.offchain_tx,
+            max_fee=self.policy.max_fee,
+            max_gas_price=self.policy.max_gas_price,
         )
 
     async def _sign_and_reply(self, request: ev.SignRequest) -> None:
