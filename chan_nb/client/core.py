@@ -220,7 +220,7 @@ class ClientProtocol:
         """
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if not isinstance(message, dict) or not isinstance(message.get("method"), str):
             return None
@@ -242,7 +242,7 @@ class ClientProtocol:
         """Events of one node frame (several for a batch), with the state updated."""
         try:
             decoded = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
             return [ev.Unparsed({}, None, text)]
         items = decoded if isinstance(decoded, list) else [decoded]
         out: list[ev.Event] = []
@@ -366,7 +366,7 @@ class ClientProtocol:
         if call is None:
             return event
         if call.method == methods.GET_BALANCES and isinstance(event.result, list):
-            self.ledger.reported(_balance_entries(event.result))
+            self._reported(event, event.result)
         elif call.method == methods.GET_OFFCHAIN_STATE and isinstance(event.result, dict):
             signed = event.result.get("signed_tx")
             if isinstance(signed, str) and signed and signed != self.offchain_tx:
@@ -378,6 +378,18 @@ class ClientProtocol:
                         ev.Untrusted(event.frame, self.channel_id, what, refused, signed)
                     )
         return replace(event, answers=call)
+
+    def _reported(self, event: ev.Event, result: list[Json]) -> None:
+        """A balances reply: believed only when it hashes to our verified state."""
+        entries = dict(_balance_entries(result))
+        if self.ledger.reported(entries.items()):
+            return
+        params = self.params
+        parties = {params.initiator_id, params.responder_id} if params else set()
+        if parties and parties <= set(entries) and self.ledger.state_hash is not None:
+            what = f"{methods.GET_BALANCES} reply"
+            reason = "balances that do not hash to our verified state"
+            self._notes.append(ev.Untrusted(event.frame, self.channel_id, what, reason, None))
 
     def _on_error(self, event: ev.ErrorReply) -> ev.Event:
         call: ev.Call | None = None
@@ -396,7 +408,7 @@ class ClientProtocol:
             if methods.read_reply_method(candidate.method) == wanted:
                 call = self.idless.pop(index)
                 if call.method == methods.GET_BALANCES and isinstance(event.data, list):
-                    self.ledger.reported(_balance_entries(event.data))
+                    self._reported(event, event.data)
                 return replace(event, answers=call)
         return event
 

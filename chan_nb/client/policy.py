@@ -32,6 +32,7 @@ from chan_nb.client.params import ChannelParams, Role
 from chan_nb.codec import hashing, txs
 from chan_nb.codec import state as codec_state
 from chan_nb.codec import updates as upd
+from chan_nb.codec.gas import gas_of
 from chan_nb.codec.ids import Id
 from chan_nb.errors import DecodeError
 from chan_nb.protocol import methods
@@ -39,11 +40,12 @@ from chan_nb.protocol import methods
 #: Abort code sent when the auto policy refuses a request (≥ 128: "user-defined").
 POLICY_ABORT_CODE: Final = 147
 
-#: Default cap on the fee of any tx we sign: 0.01 AE (the node's fees are ~2·10^13
-#: at the minimum gas price; recorded sessions use up to ~1.2·10^14).
-DEFAULT_MAX_FEE: Final = 10**16
-#: Default cap on the gas price of a contract call we sign (1,000 × the minimum).
-DEFAULT_MAX_GAS_PRICE: Final = 10**12
+#: Default cap on the gas price a fee may amount to (fee / the tx's gas): 10 × the
+#: node's minimum of 10^9 — about 1.8·10^14 for a close tx. A fee we set ourselves is
+#: taken as set. The same cap holds for the gas price of contract calls.
+DEFAULT_MAX_GAS_PRICE: Final = 10 * 10**9
+#: Default absolute cap on any fee (None: only the gas price cap).
+DEFAULT_MAX_FEE: Final[int | None] = None
 
 #: Requests answering the peer's proposal (the peer has signed already).
 ACK_TAGS: Final = frozenset(k.request for k in methods.SIGN_KINDS if not k.own)
@@ -117,8 +119,13 @@ class Context:
     expected: Mapping[str, Expectation] = field(default_factory=dict)
     #: the latest co-signed state (``tx_…``), for the dispute txs' payloads
     state: str | None = None
-    max_fee: int = DEFAULT_MAX_FEE
+    max_fee: int | None = DEFAULT_MAX_FEE
     max_gas_price: int = DEFAULT_MAX_GAS_PRICE
+
+    def fee_cap(self, tx: txs.Tx) -> int:
+        """The largest fee we sign for ``tx``: its gas at our gas price cap, and ``max_fee``."""
+        cap = gas_of(tx) * self.max_gas_price
+        return cap if self.max_fee is None else min(cap, self.max_fee)
 
     @property
     def peer(self) -> str | None:
@@ -382,11 +389,17 @@ def _no_loss(c: _Check) -> None:
 
 def _fee(c: _Check) -> None:
     fee = getattr(c.inner, "fee", 0)
-    cap = c.context.max_fee
     expected = c.expected
-    if expected is not None and expected.fee is not None and fee != expected.fee:
-        c.problem(f"fee {_n(fee)} is not the fee {_n(expected.fee)} we asked for")
-    elif fee > cap:
+    if expected is not None and expected.fee is not None:
+        if fee != expected.fee:
+            c.problem(f"fee {_n(fee)} is not the fee {_n(expected.fee)} we asked for")
+        return  # the fee we set ourselves
+    _fee_capped(c, fee)
+
+
+def _fee_capped(c: _Check, fee: int) -> None:
+    cap = c.context.fee_cap(c.inner)
+    if fee > cap:
         c.problem(f"fee {_n(fee)} is above the cap {_n(cap)}")
 
 
@@ -435,8 +448,8 @@ def _create(c: _Check) -> None:
         c.problem(f"create tx nonce is {tx.nonce}, the channel was opened with {params.nonce}")
     if params.fee is not None and tx.fee != params.fee:
         c.problem(f"create tx fee is {_n(tx.fee)}, the channel was opened with {_n(params.fee)}")
-    elif tx.fee > c.context.max_fee:
-        c.problem(f"fee {_n(tx.fee)} is above the cap {_n(c.context.max_fee)}")
+    elif params.fee is None:
+        _fee_capped(c, tx.fee)
     known = c.context.channel_id
     if known is not None and tx.nonce > 0:
         made = hashing.channel_id(tx.initiator_id.value, tx.nonce, tx.responder_id.value)
@@ -641,15 +654,15 @@ class SigningPolicy:
       reasons and the change described; a person approves or rejects each one.
 
     ``accept`` may still decline clean peer proposals (return False to abort).
-    ``max_fee`` caps the fee of every tx signed, ``max_gas_price`` the gas price of
-    contract calls.
+    ``max_gas_price`` caps the gas price any fee amounts to (and that of contract
+    calls), ``max_fee`` (optional) every fee outright; a fee we set ourselves is taken.
     """
 
     mode: Mode = "auto"
     abort_code: int = POLICY_ABORT_CODE
     accept: Callable[[SignRequest], bool] | None = None
     allow: UserRule | None = None
-    max_fee: int = DEFAULT_MAX_FEE
+    max_fee: int | None = DEFAULT_MAX_FEE
     max_gas_price: int = DEFAULT_MAX_GAS_PRICE
 
     def __post_init__(self) -> None:
@@ -657,7 +670,7 @@ class SigningPolicy:
             raise ValueError(f"mode must be 'auto' or 'manual', got {self.mode!r}")
         if not 1 <= self.abort_code <= 65535:
             raise ValueError(f"abort codes are 1..65535, got {self.abort_code}")
-        if self.max_fee < 0 or self.max_gas_price < 0:
+        if (self.max_fee is not None and self.max_fee < 0) or self.max_gas_price < 0:
             raise ValueError("fee and gas price caps must be non-negative")
 
 

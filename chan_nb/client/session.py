@@ -36,7 +36,14 @@ from chan_nb.client.errors import (
 from chan_nb.client.params import ChannelParams, Existing, Role, existing_url, open_url
 from chan_nb.client.recorder import Recorder
 from chan_nb.client.signer import Signer
-from chan_nb.client.transport import Connection, Disconnected, Transport, WebSocketTransport
+from chan_nb.client.transport import (
+    MAX_FRAME_BYTES,
+    Connection,
+    Disconnected,
+    FrameTooLarge,
+    Transport,
+    WebSocketTransport,
+)
 from chan_nb.codec.keys import Keypair
 from chan_nb.codec.signing import Preimage
 from chan_nb.errors import ChanNbError, DecodeError
@@ -53,6 +60,10 @@ Predicate = Callable[[ev.Event], bool]
 
 #: Default seconds any await may take.
 DEFAULT_TIMEOUT: Final = 30.0
+#: How long :meth:`Session.close` waits for the socket to close before dropping it.
+CLOSE_WAIT: Final = 2.0
+#: Events a session keeps in :attr:`Session.events` (twice this before trimming).
+MAX_EVENTS: Final = 10_000
 
 
 class _Latest:
@@ -211,6 +222,8 @@ class Session:
         timeout: float = DEFAULT_TIMEOUT,
         ids: IdStyle | None = None,
         next_id: Callable[[], Json] | None = None,
+        max_events: int = MAX_EVENTS,
+        max_frame: int = MAX_FRAME_BYTES,
     ) -> None:
         if role not in ("initiator", "responder"):
             raise ValueError(f"role must be initiator or responder, got {role!r}")
@@ -235,7 +248,12 @@ class Session:
         self.timeout = timeout
         self.ids = ids or IdStyle()
         self.core = ClientProtocol(role, params=params, next_id=next_id, network_id=network_id)
+        #: the latest events (at most ``2 × max_events``; older ones are dropped)
         self.events: list[ev.Event] = []
+        self.max_events = max_events
+        #: frames longer than this close the socket (:class:`FrameTooLarge` in ``errors``)
+        self.max_frame = max_frame
+        self._events_dropped = 0
         self.pending_signatures: list[PendingSignature] = []
         self.closing_tx: str | None = None
         #: problems met while handling frames in the background (the reader goes on)
@@ -374,13 +392,21 @@ class Session:
         return await self.open(timeout)
 
     async def disconnect(self, timeout: float | None = None) -> None:
-        """Close this socket. After the create tx was signed the node's FSM keeps running."""
+        """Close this socket. After the create tx was signed the node's FSM keeps running.
+
+        Takes at most ``timeout`` seconds: a node that does not answer the close is
+        dropped (the reader stops, the session counts as disconnected).
+        """
         conn, reader = self._conn, self._reader
         if conn is None:
             return
-        await conn.close()
-        if reader is not None:
-            await self._bounded(asyncio.shield(reader), "the socket to close", timeout)
+        try:
+            async with asyncio.timeout(self._limit(timeout)):
+                await conn.close()
+                if reader is not None:
+                    await asyncio.shield(reader)
+        except TimeoutError:
+            await self._stop_reader()
 
     async def reconnect(
         self,
@@ -747,8 +773,8 @@ class Session:
         )
 
     def mark(self) -> int:
-        """A position in :attr:`events`, for ``wait_for(…, since=mark)``."""
-        return len(self.events)
+        """A position in the event stream, for ``wait_for(…, since=mark)``."""
+        return self._events_dropped + len(self.events)
 
     async def wait_for(
         self,
@@ -769,7 +795,7 @@ class Session:
                 if predicate(event):
                     return event
         if since is not None:
-            for event in self.events[since:]:
+            for event in self.events[max(since - self._events_dropped, 0) :]:
                 if predicate(event):
                     return event
         waiter = self._expect(predicate, closes_ok=True)
@@ -845,20 +871,38 @@ class Session:
         try:
             while True:
                 text = await conn.recv()
+                if len(text) > self.max_frame:  # characters: a lower bound on its bytes
+                    await conn.close()
+                    raise FrameTooLarge(len(text), self.max_frame)
                 self.recorder.received(self.role, text, conn_no)
-                for event in self.core.receive(text):
+                try:
+                    events = self.core.receive(text)
+                except Exception as exc:  # hostile input must not stop the reader
+                    self._keep_error(ClientError(f"{self.role}: unreadable frame: {exc!r}"))
+                    continue
+                for event in events:
                     try:
                         await self._dispatch(event)
                     except Disconnected:
                         raise
-                    except (ChanNbError, ValueError) as exc:
+                    except (ChanNbError, ValueError, RecursionError) as exc:
                         # a frame the client cannot act on must not stop the reader
-                        self.errors.append(exc)
+                        self._keep_error(exc)
         except Disconnected as exc:
             by_node = exc.by_peer
+            if isinstance(exc, FrameTooLarge):
+                self._keep_error(exc)
+                self._note(str(exc))
         except asyncio.CancelledError:
             by_node = False
             raise
+        except Exception as exc:
+            # a failure of the client itself: say so, and close the socket rather than
+            # leave it open with nothing reading it
+            self._keep_error(exc)
+            by_node = False
+            with contextlib.suppress(Exception):
+                await conn.close()
         finally:
             self.recorder.closed(self.role, conn_no)
             if self._conn is conn:
@@ -881,8 +925,18 @@ class Session:
             return
         self._emit(event)
 
+    def _keep_error(self, exc: Exception) -> None:
+        self.errors.append(exc)
+        del self.errors[: -self.max_events]
+
     def _emit(self, event: ev.Event) -> None:
-        self.events.append(event)
+        events = self.events
+        events.append(event)
+        if len(events) > 2 * self.max_events:
+            # bounded: a flood of frames cannot fill memory (the recorder keeps them all)
+            dropped = len(events) - self.max_events
+            del events[:dropped]
+            self._events_dropped += dropped
         for waiter in list(self._waiters):
             if waiter.future.done():
                 continue
@@ -1063,11 +1117,14 @@ class Session:
             self._drop(waiter)
 
     # -- lifetime ------------------------------------------------------------------------------
-    async def close(self) -> None:
-        """Disconnect (if connected) and stop the reader."""
+    async def close(self, timeout: float = CLOSE_WAIT) -> None:
+        """Disconnect (if connected, waiting at most ``timeout`` s) and stop the reader."""
         if self._conn is not None:
             with contextlib.suppress(ClientError, OSError):
-                await self.disconnect(timeout=5.0)
+                await self.disconnect(timeout=timeout)
+        await self._stop_reader()
+
+    async def _stop_reader(self) -> None:
         reader = self._reader
         if reader is not None and not reader.done():
             reader.cancel()

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Final
 
+from chan_nb.codec.gas import BASE_GAS, GAS_PER_BYTE
 from chan_nb.codec.txs import Tx
 from chan_nb.node.params import DEFAULT_MIN_DEPTH_FACTOR, DepthStrategy
-
-BASE_GAS: Final = 15_000
-GAS_PER_BYTE: Final = 20
 
 
 def min_fee(build: Callable[[int], Tx], gas_price: int) -> int:
