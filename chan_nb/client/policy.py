@@ -278,6 +278,12 @@ def _asked(c: _Check) -> None:
         c.problem(f"nothing was asked that needs {c.tag}")
 
 
+def _no_updates(c: _Check) -> None:
+    """Txs that carry no round (create, close, disputes) come with no updates to show."""
+    if c.proposed:
+        c.problem(f"{c.tag} lists updates {_show(c.proposed)}, its tx has none")
+
+
 def _channel(c: _Check) -> None:
     channel = getattr(c.inner, "channel_id", None)
     known = c.context.channel_id
@@ -412,13 +418,13 @@ def _nonce_ttl(c: _Check) -> None:
     expected = c.expected
     nonce, ttl = getattr(c.inner, "nonce", None), getattr(c.inner, "ttl", None)
     params = c.context.params
-    want_ttl = expected.ttl if expected is not None and expected.ttl is not None else None
-    if want_ttl is None and params is not None:
-        want_ttl = params.ttl
     if expected is not None and expected.nonce is not None and nonce != expected.nonce:
         c.problem(f"nonce {nonce} is not the nonce {expected.nonce} we asked for")
-    if want_ttl is not None and ttl not in (want_ttl, 0):
-        c.problem(f"ttl {ttl} is not the ttl {want_ttl} we set")
+    if expected is not None and expected.ttl is not None:
+        if ttl != expected.ttl:
+            c.problem(f"ttl {ttl} is not the ttl {expected.ttl} we asked for")
+    elif params is not None and params.ttl is not None and ttl not in (params.ttl, 0):
+        c.problem(f"ttl {ttl} is not the channel's ttl {params.ttl}")
 
 
 def _create(c: _Check) -> None:
@@ -552,12 +558,12 @@ def _show(updates: tuple[upd.Update, ...]) -> str:
 _OWN_ROUND: Final = (_asked_updates, _channel, _round, _state_hash)
 _OWN_FLOW: Final = (_asked_updates, _channel, _round, _flow, _fee, _nonce_ttl, _state_hash)
 _PEER_FLOW: Final = (_channel, _round, _flow, _peer_signed, _state_hash, _no_loss)
-_DISPUTE: Final = (_asked, _channel, _fee, _nonce_ttl, _dispute)
+_DISPUTE: Final = (_asked, _no_updates, _channel, _fee, _nonce_ttl, _dispute)
 
 #: The rules of every sign tag the client answers, in the order they run.
 RULES: Final[dict[str, TagRule]] = {
-    "initiator_sign": TagRule(txs.ChannelCreateTx, True, (_create,)),
-    "responder_sign": TagRule(txs.ChannelCreateTx, False, (_create, _peer_signed)),
+    "initiator_sign": TagRule(txs.ChannelCreateTx, True, (_no_updates, _create)),
+    "responder_sign": TagRule(txs.ChannelCreateTx, False, (_no_updates, _create, _peer_signed)),
     "update": TagRule(txs.ChannelOffchainTx, True, _OWN_ROUND),
     "update_ack": TagRule(
         txs.ChannelOffchainTx,
@@ -569,10 +575,10 @@ RULES: Final[dict[str, TagRule]] = {
     "withdraw_tx": TagRule(txs.ChannelWithdrawTx, True, _OWN_FLOW),
     "withdraw_ack": TagRule(txs.ChannelWithdrawTx, False, _PEER_FLOW),
     "shutdown_sign": TagRule(
-        txs.ChannelCloseMutualTx, True, (_asked, _channel, _fee, _nonce_ttl, _close)
+        txs.ChannelCloseMutualTx, True, (_asked, _no_updates, _channel, _fee, _nonce_ttl, _close)
     ),
     "shutdown_sign_ack": TagRule(
-        txs.ChannelCloseMutualTx, False, (_channel, _fee, _peer_signed, _close)
+        txs.ChannelCloseMutualTx, False, (_no_updates, _channel, _fee, _peer_signed, _close)
     ),
     "close_solo_sign": TagRule(txs.ChannelCloseSoloTx, True, _DISPUTE),
     "slash_tx": TagRule(txs.ChannelSlashTx, True, _DISPUTE),
