@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import ipywidgets as w
@@ -68,13 +69,22 @@ class ChannelPanel:
         self.runner = ActionRunner(self.loop, self._schedule_refresh)
         self._refresh_pending = False
         self._build(frames)
-        for session in self.sessions.values():
-            session.on_event(lambda _event: self._schedule_refresh())
+        for role, session in self.sessions.items():
+            session.on_event(self._listener(role))
         recorder = initiator.recorder
         recorder.listeners.append(lambda _frame: self._schedule_refresh())
         if responder.recorder is not recorder:
             responder.recorder.listeners.append(lambda _frame: self._schedule_refresh())
         self.refresh()
+
+    def _listener(self, role: str) -> Callable[[object], None]:
+        def on_event(event: object) -> None:
+            refused = view.refusal(event)
+            if refused is not None:  # the policy's or the view's refusal, in one line
+                self.runner.notify("error", f"{role} refused", refused)
+            self._schedule_refresh()
+
+        return on_event
 
     # -- construction ------------------------------------------------------------------
     @classmethod

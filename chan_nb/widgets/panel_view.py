@@ -13,6 +13,7 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any, Final
 
+from chan_nb.client import events as ev
 from chan_nb.errors import ChanNbError
 from chan_nb.recording.frame import Direction, Frame, Kind
 from chan_nb.widgets import html
@@ -31,6 +32,7 @@ class PendingRow:
     round: int | None
     updates: str  # the proposed updates, one line
     problems: tuple[str, ...]  # what the client's checks found (empty: safe to sign)
+    change: str = ""  # what signing does: "you pay 1,000 to ak_…: your balance 40,000 → …"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ def snapshot(session: Session) -> RoleSnapshot:
                 round=tx.get("round") if isinstance(tx.get("round"), int) else None,
                 updates="; ".join(_update_text(u) for u in described.get("updates", [])),
                 problems=tuple(item.problems),
+                change=item.change.describe() if item.change is not None else "",
             )
         )
     balances = session.balances
@@ -143,6 +146,15 @@ def role_card(snap: RoleSnapshot, names: dict[str, str]) -> str:
     )
 
 
+def refusal(event: object) -> str | None:
+    """One line for a refusal by the client (a signing request, or a state), else None."""
+    if isinstance(event, ev.Refused):
+        return f"refused to sign {event.tag}: " + "; ".join(event.problems)
+    if isinstance(event, ev.Untrusted):
+        return f"refused the {event.what} state: {event.reason}"
+    return None
+
+
 def pending_html(snap: RoleSnapshot) -> str:
     """The requests waiting for this participant's decision (manual signing)."""
     if not snap.pending:
@@ -156,8 +168,12 @@ def pending_html(snap: RoleSnapshot) -> str:
         )
         round_ = f" round {row.round}" if row.round is not None else ""
         updates = f" — {escape(row.updates)}" if row.updates else ""
+        change = (
+            f"<br><span class='chan-nb-change'>{escape(row.change)}</span>" if row.change else ""
+        )
         items.append(
-            f"<li><b>{escape(row.tag)}</b>: {escape(row.tx_type)}{round_}{updates} · {verdict}</li>"
+            f"<li><b>{escape(row.tag)}</b>: {escape(row.tx_type)}{round_}{updates} · {verdict}"
+            f"{change}</li>"
         )
     return (
         f"<div class='chan-nb-pending'><b>{escape(snap.role)}</b> is asked to sign:"
