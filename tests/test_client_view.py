@@ -376,3 +376,29 @@ async def test_a_session_survives_deep_json_and_reports_it() -> None:
     assert any(isinstance(e, ev.Unparsed) for e in session.events[since - session.mark() :])
     assert session.connected
     await session.close()
+
+
+async def test_a_round_missed_is_recovered_from_a_balance_reply_before_acting() -> None:
+    forge, script = Forge("initiator"), MemoryScript()
+    session = await open_victim(forge, script)
+    # a round co-signed while the client did not see its updates: balances unknown
+    unseen = (forge.pay(forge.me, forge.them, 5),)
+    mark = session.mark()
+    script.push(forge.update(forge.advance(forge.offchain(unseen), unseen)))
+    await session.wait_for(ev.StateUpdate, 5, since=mark)
+    assert session.round == 2 and not session.balances.known
+    since = len(script.sent)
+    task = asyncio.ensure_future(session.transfer(forge.them, 10))
+    asked = await script.wait_sent("channels.get.balances", since)
+    truth = [{"account": a, "balance": b} for a, b in forge.balances.items()]
+    script.push({"jsonrpc": "2.0", "id": asked["id"], "result": truth, "version": 1})
+    await script.wait_sent("channels.update.new", since)
+    assert session.balances == forge.balances  # the reply hashed to the verified state
+    moves = (forge.pay(forge.me, forge.them, 10),)
+    tx = forge.offchain(moves)
+    script.push(forge.sign_request("update", forge.signed(tx), moves))
+    await script.wait_sent("channels.update", since)
+    script.push(forge.update(forge.advance(tx, moves)))
+    await asyncio.wait_for(task, 5)
+    assert session.round == 3 and session.balances == forge.balances
+    await session.close()

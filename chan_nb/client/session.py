@@ -621,6 +621,7 @@ class Session:
         tag = expectation.tag
         if tag in self._expected:
             raise ClientError(f"{self.role}: a {tag} is already under way")
+        await self._know_balances(timeout)
         before = self.round
         self._expected[tag] = expectation
         self._cosigners[tag] = tuple(self._as_signer(c) for c in cosigners)
@@ -645,6 +646,16 @@ class Session:
             self._reply_ids.pop(tag, None)
         assert isinstance(event, ev.StateUpdate)
         return event
+
+    async def _know_balances(self, timeout: float | None) -> None:
+        """Balances unknown (a round whose updates were not seen): ask the node first.
+
+        The reply counts only if it hashes to our verified state; otherwise the policy
+        refuses what needs the balances, and says so.
+        """
+        if self.core.balances is None and self.core.ledger.state_hash is not None:
+            with contextlib.suppress(ClientError):
+                await self.balances_of(timeout=timeout)
 
     def _as_signer(self, key: Keypair | Signer) -> Signer:
         if isinstance(key, Signer):
@@ -737,6 +748,7 @@ class Session:
         Returns the close transaction (``tx_…``). ``options``: ``fee``, ``gas_price``,
         ``nonce``. The peer's session co-signs on its own (its reader answers).
         """
+        await self._know_balances(timeout)
         self._expected["shutdown_sign"] = pol.Expectation.shutdown(**options)
         try:
             await self._act(
