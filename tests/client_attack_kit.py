@@ -328,7 +328,9 @@ class Forge:
         return notification("channels.info", channel, {"event": event, **data})
 
 
-def signatures_of(frames: Iterable[dict[str, Any]], account: str) -> Iterator[str]:
+def signatures_of(
+    frames: Iterable[dict[str, Any]], account: str, network_id: str = NET
+) -> Iterator[str]:
     """Every ``tx_`` in the frames that carries a valid signature of ``account``."""
     for frame in frames:
         for text in _strings(frame):
@@ -338,7 +340,7 @@ def signatures_of(frames: Iterable[dict[str, Any]], account: str) -> Iterator[st
                 signed = txs.decode_signed(text)
             except Exception:  # not a signed tx: cannot carry a signature
                 continue
-            if signed_by(signed, account, NET):
+            if signed_by(signed, account, network_id):
                 yield text
 
 

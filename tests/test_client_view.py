@@ -375,6 +375,10 @@ async def test_a_session_survives_deep_json_and_reports_it() -> None:
     await session.wait_for("after", 10)
     assert any(isinstance(e, ev.Unparsed) for e in session.events[since - session.mark() :])
     assert session.connected
+    # the recording keeps the frame as it came, marked invalid, and still reads as a table
+    df = session.frames
+    deep = df[df["raw"].str.len() > 200_000]
+    assert len(deep) == 1 and deep.iloc[0]["kind"] == "invalid"
     await session.close()
 
 
