@@ -26,6 +26,7 @@ from chan_nb.codec.encoding import decode
 from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
 from chan_nb.codec.signing import sign
+from chan_nb.protocol.frames import strings_in
 
 NET = "attack_testnet"
 STEP = 10.0
@@ -240,33 +241,24 @@ class Forge:
 
     def deposit(self, who: str, amount: int, **changes: Any) -> txs.ChannelDepositTx:
         balances = changes.pop("balances", None) or self.after([self.dep(who, amount)])
-        fields: dict[str, Any] = {
-            "channel_id": self.channel_id_obj(),
-            "from_id": Id.from_api(who),
-            "amount": amount,
-            "ttl": 0,
-            "fee": 30_000,
-            "state_hash": state_hash_of(balances),
-            "round": self.round + 1,
-            "nonce": 2,
-        }
-        fields.update(changes)
-        return txs.ChannelDepositTx(**fields)
+        fields = self._flow_fields(balances, from_id=Id.from_api(who), amount=amount)
+        return txs.ChannelDepositTx(**{**fields, **changes})
 
     def withdraw(self, who: str, amount: int, **changes: Any) -> txs.ChannelWithdrawTx:
         balances = changes.pop("balances", None) or self.after([self.wd(who, amount)])
-        fields: dict[str, Any] = {
+        fields = self._flow_fields(balances, to_id=Id.from_api(who), amount=amount)
+        return txs.ChannelWithdrawTx(**{**fields, **changes})
+
+    def _flow_fields(self, balances: dict[str, int], **who: Any) -> dict[str, Any]:
+        return {
             "channel_id": self.channel_id_obj(),
-            "to_id": Id.from_api(who),
-            "amount": amount,
+            **who,
             "ttl": 0,
             "fee": 30_000,
             "state_hash": state_hash_of(balances),
             "round": self.round + 1,
             "nonce": 2,
         }
-        fields.update(changes)
-        return txs.ChannelWithdrawTx(**fields)
 
     def close(self, closer: str, fee: int = 20_000, **changes: Any) -> txs.ChannelCloseMutualTx:
         i, r = self.balances[self.ikey.address], self.balances[self.rkey.address]
@@ -333,7 +325,7 @@ def signatures_of(
 ) -> Iterator[str]:
     """Every ``tx_`` in the frames that carries a valid signature of ``account``."""
     for frame in frames:
-        for text in _strings(frame):
+        for text in strings_in(frame):
             if not text.startswith("tx_"):
                 continue
             try:
@@ -342,17 +334,6 @@ def signatures_of(
                 continue
             if signed_by(signed, account, network_id):
                 yield text
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def view(session: Session) -> tuple[Any, ...]:

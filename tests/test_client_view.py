@@ -406,3 +406,29 @@ async def test_a_round_missed_is_recovered_from_a_balance_reply_before_acting() 
     await asyncio.wait_for(task, 5)
     assert session.round == 3 and session.balances == forge.balances
     await session.close()
+
+
+async def test_manual_mode_queues_one_request_per_tag_and_describes_it() -> None:
+    forge, script = Forge("initiator"), MemoryScript()
+    session = await open_victim(forge, script)
+    session.policy = pol.SigningPolicy(mode="manual")
+    mark = session.mark()
+    for amount in range(1, 201):  # a flood of proposals: only the latest one is pending
+        moves = (forge.pay(forge.me, forge.them, amount),)
+        script.push(
+            forge.sign_request("update_ack", forge.signed(forge.offchain(moves), forge.peer), moves)
+        )
+    script.push(forge.info("the_end", forge.channel))
+    await session.wait_for("the_end", 10, since=mark)
+    (pending,) = session.pending_signatures
+    mine = forge.balances[forge.me]
+    assert pending.summary == (
+        f"you pay 200 to {forge.them[:10]}…: your balance {mine:,} → {mine - 200:,}; fee 0"
+        " — refused by the policy: the peer's update_ack lowers our balance by 200"
+        " (needs a user rule or approval)"
+    )
+    assert pending.describe()["change"] == pending.summary.split(" — ")[0]
+    await session.reject(pending)
+    aborted = await script.wait_sent("channels.update_ack")
+    assert aborted["params"] == {"error": pol.POLICY_ABORT_CODE}
+    await session.close()

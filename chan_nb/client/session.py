@@ -966,6 +966,9 @@ class Session:
         context = self._policy_context()
         if self.policy.mode == "manual":
             found = pol.verdict(request, context)
+            # the node has one request per tag in flight: a new one replaces the old
+            # (and a flood of them cannot grow the queue)
+            self.pending_signatures = [p for p in self.pending_signatures if p.tag != request.tag]
             self.pending_signatures.append(PendingSignature(request, found.reasons, found.change))
             return
         decision = pol.decide(self.policy, request, context)
