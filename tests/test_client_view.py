@@ -432,3 +432,41 @@ async def test_manual_mode_queues_one_request_per_tag_and_describes_it() -> None
     aborted = await script.wait_sent("channels.update_ack")
     assert aborted["params"] == {"error": pol.POLICY_ABORT_CODE}
     await session.close()
+
+
+# -- what ends an action (pure) ----------------------------------------------------------------
+
+
+def test_which_events_end_an_action_and_what_they_raise() -> None:
+    from chan_nb.client import outcomes
+    from chan_nb.client.errors import (
+        ChannelClosed,
+        ChannelConflict,
+        ConnectionLost,
+        PolicyViolation,
+        UpdateAborted,
+    )
+
+    call = ev.Call("channels.update.new", {}, 1, 1)
+    transfer = outcomes.Action(call, conflicts=True, tags=frozenset({"update"}))
+    read = outcomes.Action(call, died=False)
+    conflict = ev.Conflict({}, "ch", 2, "conflict", 1)
+    refused = ev.Refused({}, "ch", "update", ("fee 9 is above the cap 1",), 147)
+    other_refusal = ev.Refused({}, "ch", "update_ack", ("x",), 147)
+    died = ev.Info({}, "ch", "died", None, {})
+    aborted = ev.Info({}, "ch", "aborted_update", None, {})
+    assert transfer.fails(conflict) and not read.fails(conflict)
+    assert transfer.fails(refused) and not transfer.fails(other_refusal)
+    assert transfer.fails(died) and not read.fails(died)
+    assert transfer.fails(aborted) and not read.fails(aborted)
+    assert isinstance(outcomes.failure(conflict, "i: t"), ChannelConflict)
+    violation = outcomes.failure(refused, "i: t")
+    assert isinstance(violation, PolicyViolation)
+    assert (
+        str(violation) == "refused to sign update (aborted with code 147): fee 9 is above the cap 1"
+    )
+    assert isinstance(outcomes.failure(aborted, "i: t"), UpdateAborted)
+    assert isinstance(outcomes.failure(died, "i: t"), ChannelClosed)
+    closed = outcomes.failure(ev.Closed({}, None, 1, True), "i: connect", connect=True)
+    assert isinstance(closed, ConnectionLost)
+    assert str(closed) == "i: connect: the socket was closed by the node before fsm_up"

@@ -15,23 +15,19 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from chan_nb.client import events as ev
+from chan_nb.client import outcomes
 from chan_nb.client import policy as pol
 from chan_nb.client.core import ClientProtocol, Outgoing, Status
 from chan_nb.client.errors import (
-    ChannelClosed,
-    ChannelConflict,
-    ChannelErrorReport,
     ClientError,
     ConnectionLost,
     NodeError,
-    PolicyViolation,
     Timeout,
-    UpdateAborted,
 )
 from chan_nb.client.params import ChannelParams, Existing, Role, existing_url, open_url
 from chan_nb.client.recorder import Recorder
@@ -157,42 +153,11 @@ class PendingSignature:
         }
 
 
-@dataclass(frozen=True)
-class _Action:
-    """What an awaited action sent, so that its replies and failures can be recognised."""
-
-    call: ev.Call | None = None
-    conflicts: bool = False  # a conflict, abort or channels.error fails it
-    died: bool = True  # info died fails it (reads just fail when the socket closes)
-    tags: frozenset[str] = field(default_factory=frozenset)  # sign tags it is about
-
-    def fails(self, event: ev.Event) -> bool:
-        """Whether ``event`` ends this action unsuccessfully."""
-        if isinstance(event, ev.ErrorReply):
-            if event.at_connect:
-                return True
-            answers = event.answers
-            if answers is None:
-                return False
-            return answers is self.call or (
-                bool(self.tags) and answers.method in methods.SIGN_BY_REPLY
-            )
-        if isinstance(event, ev.Conflict | ev.ChannelErrorEvent):
-            return self.conflicts
-        if isinstance(event, ev.Info):
-            if event.event == "aborted_update":
-                return self.conflicts
-            return self.died and event.event == "died"
-        if isinstance(event, ev.Refused):
-            return event.tag in self.tags
-        return False
-
-
 @dataclass
 class _Waiter:
     predicate: Predicate
     future: asyncio.Future[ev.Event]
-    action: _Action | None = None  # None: only the predicate (and a close) ends the wait
+    action: outcomes.Action | None = None  # None: only the predicate (and a close) ends the wait
     closes_ok: bool = False  # a Closed event does not end the wait
 
 
@@ -365,7 +330,7 @@ class Session:
                 "reconnect() or reestablish() instead of open()"
             )
         opened = self._expect(
-            self._open_done, _Action(tags=frozenset({"initiator_sign", "responder_sign"}))
+            self._open_done, outcomes.Action(tags=frozenset({"initiator_sign", "responder_sign"}))
         )
         try:
             if not self.connected:
@@ -448,7 +413,7 @@ class Session:
         the latest state. Reestablish the responder first.
         """
         url = self._existing_url(fsm_id, channel_id, offchain_tx, None)
-        opened = self._expect(self._open_done, _Action())
+        opened = self._expect(self._open_done, outcomes.Action())
         try:
             await self._connect(url, "fsm_up after reestablishing", timeout)
             event = await self._outcome(opened, "the reestablished channel to open", timeout)
@@ -502,7 +467,9 @@ class Session:
         )
 
     async def _connect(self, url: str, what: str, timeout: float | None) -> ev.Info:
-        up = self._expect(lambda e: isinstance(e, ev.Info) and e.event == "fsm_up", _Action())
+        up = self._expect(
+            lambda e: isinstance(e, ev.Info) and e.event == "fsm_up", outcomes.Action()
+        )
         try:
             await self._open_socket(url, timeout)
             event = await self._outcome(up, f"{what} ({self.role})", timeout, connect=True)
@@ -1037,7 +1004,11 @@ class Session:
             raise Timeout(f"{self.role}: the node to take a frame", self.timeout) from None
 
     def _expect(
-        self, predicate: Predicate, action: _Action | None = None, *, closes_ok: bool = False
+        self,
+        predicate: Predicate,
+        action: outcomes.Action | None = None,
+        *,
+        closes_ok: bool = False,
     ) -> _Waiter:
         future: asyncio.Future[ev.Event] = asyncio.get_running_loop().create_future()
         waiter = _Waiter(predicate, future, action, closes_ok)
@@ -1071,33 +1042,7 @@ class Session:
         raise self._failure(event, what, connect)
 
     def _failure(self, event: ev.Event, what: str, connect: bool) -> ClientError:
-        context = f"{self.role}: {what}"
-        if isinstance(event, ev.ErrorReply):
-            return NodeError(
-                event.code,
-                event.message,
-                data_code=event.data_code,
-                data_message=event.data_message,
-                data=event.data,
-                request=event.request,
-                context=context,
-            )
-        if isinstance(event, ev.Conflict):
-            return ChannelConflict(
-                event.error_code or 0, event.error_msg or "", event.round, context
-            )
-        if isinstance(event, ev.ChannelErrorEvent):
-            return ChannelErrorReport(event.reason or "", context)
-        if isinstance(event, ev.Refused):
-            return PolicyViolation(event.tag, event.problems, event.aborted_with)
-        if isinstance(event, ev.Info) and event.event == "aborted_update":
-            return UpdateAborted(f"{context}: the update was aborted")
-        if isinstance(event, ev.Info) and event.event == "died":
-            return ChannelClosed(f"{context}: the channel's FSM ended (info died)")
-        how = "closed by the node" if isinstance(event, ev.Closed) and event.by_node else "closed"
-        if connect:
-            return ConnectionLost(f"{context}: the socket was {how} before fsm_up")
-        return ConnectionLost(f"{context}: the socket was {how}")
+        return outcomes.failure(event, f"{self.role}: {what}", connect)
 
     async def _act(
         self,
@@ -1112,7 +1057,7 @@ class Session:
     ) -> ev.Event:
         """Send an action request and wait until ``done`` (or a failure) arrives."""
         out = self.core.request(method, params, with_id=self.ids.actions)
-        waiter = self._expect(done, _Action(out.call, conflicts=conflicts, tags=tags))
+        waiter = self._expect(done, outcomes.Action(out.call, conflicts=conflicts, tags=tags))
         try:
             await self._send(out)
             return await self._outcome(waiter, what, timeout)
@@ -1123,7 +1068,8 @@ class Session:
         """Send a request with an id and wait for its result."""
         call = out.call
         waiter = self._expect(
-            lambda e: isinstance(e, ev.Result) and e.answers is call, _Action(call, died=False)
+            lambda e: isinstance(e, ev.Result) and e.answers is call,
+            outcomes.Action(call, died=False),
         )
         try:
             await self._send(out)
