@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from chan_nb.codec.gas import BASE_GAS, GAS_PER_BYTE
+from chan_nb.codec.gas import gas_of
 from chan_nb.codec.txs import Tx
 from chan_nb.node.params import DEFAULT_MIN_DEPTH_FACTOR, DepthStrategy
 
@@ -20,7 +20,7 @@ def min_fee(build: Callable[[int], Tx], gas_price: int) -> int:
     """Smallest fee that pays for the tx ``build(fee)`` (size depends on the fee)."""
     fee = 0
     for _ in range(16):
-        needed = (BASE_GAS + GAS_PER_BYTE * len(build(fee).serialize())) * gas_price
+        needed = gas_of(build(fee)) * gas_price
         if needed <= fee:
             return fee
         fee = needed
