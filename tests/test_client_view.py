@@ -470,3 +470,29 @@ def test_which_events_end_an_action_and_what_they_raise() -> None:
     closed = outcomes.failure(ev.Closed({}, None, 1, True), "i: connect", connect=True)
     assert isinstance(closed, ConnectionLost)
     assert str(closed) == "i: connect: the socket was closed by the node before fsm_up"
+
+
+async def test_an_open_fails_at_once_on_a_state_it_cannot_verify() -> None:
+    from chan_nb.client import UntrustedState
+
+    forge, script = Forge("initiator"), MemoryScript()
+    session = Session(
+        "initiator",
+        forge.params,
+        forge.victim,
+        network_id=NET,
+        timeout=5,
+        **script.session_options(),
+    )
+    script.push(forge.info("fsm_up", fsm_id="ba_fsm"))
+    await session.connect()
+    opening = asyncio.ensure_future(session.open())
+    script.push(forge.sign_request("initiator_sign", forge.signed(forge.create), channel=None))
+    await script.wait_sent("channels.initiator_sign")
+    # the "co-signed" create tx carries our signature only
+    script.push(forge.update(forge.signed(forge.create, forge.ikey)))
+    with pytest.raises(UntrustedState) as refused:
+        await asyncio.wait_for(opening, 5)
+    assert f"state not signed by {forge.them}" in str(refused.value)
+    assert session.round is None and session.offchain_tx is None
+    await session.close()

@@ -21,6 +21,7 @@ from chan_nb.client.errors import (
     NodeError,
     PolicyViolation,
     Timeout,
+    UntrustedState,
     UpdateAborted,
 )
 from chan_nb.client.events import Event, Refused, Untrusted
@@ -69,6 +70,7 @@ __all__ = [
     "Timeout",
     "Transport",
     "Untrusted",
+    "UntrustedState",
     "UpdateAborted",
     "WebSocketTransport",
     "new_pair",

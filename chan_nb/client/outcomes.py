@@ -18,6 +18,7 @@ from chan_nb.client.errors import (
     ConnectionLost,
     NodeError,
     PolicyViolation,
+    UntrustedState,
     UpdateAborted,
 )
 from chan_nb.protocol import methods
@@ -31,6 +32,7 @@ class Action:
     conflicts: bool = False  # a conflict, abort or channels.error fails it
     died: bool = True  # info died fails it (reads just fail when the socket closes)
     tags: frozenset[str] = field(default_factory=frozenset)  # sign tags it is about
+    states: bool = False  # a state the client refused fails it (an open waits for one)
 
     def fails(self, event: ev.Event) -> bool:
         """Whether ``event`` ends this action unsuccessfully."""
@@ -51,6 +53,8 @@ class Action:
             return self.died and event.event == "died"
         if isinstance(event, ev.Refused):
             return event.tag in self.tags
+        if isinstance(event, ev.Untrusted):
+            return self.states
         return False
 
 
@@ -76,6 +80,8 @@ def failure(event: ev.Event, context: str, connect: bool = False) -> ClientError
         return ChannelErrorReport(event.reason or "", context)
     if isinstance(event, ev.Refused):
         return PolicyViolation(event.tag, event.problems, event.aborted_with)
+    if isinstance(event, ev.Untrusted):
+        return UntrustedState(f"{context}: refused the {event.what} state: {event.reason}")
     if isinstance(event, ev.Info) and event.event == "aborted_update":
         return UpdateAborted(f"{context}: the update was aborted")
     if isinstance(event, ev.Info) and event.event == "died":

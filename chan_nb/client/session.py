@@ -330,7 +330,8 @@ class Session:
                 "reconnect() or reestablish() instead of open()"
             )
         opened = self._expect(
-            self._open_done, outcomes.Action(tags=frozenset({"initiator_sign", "responder_sign"}))
+            self._open_done,
+            outcomes.Action(tags=frozenset({"initiator_sign", "responder_sign"}), states=True),
         )
         try:
             if not self.connected:
@@ -413,7 +414,7 @@ class Session:
         the latest state. Reestablish the responder first.
         """
         url = self._existing_url(fsm_id, channel_id, offchain_tx, None)
-        opened = self._expect(self._open_done, outcomes.Action())
+        opened = self._expect(self._open_done, outcomes.Action(states=True))
         try:
             await self._connect(url, "fsm_up after reestablishing", timeout)
             event = await self._outcome(opened, "the reestablished channel to open", timeout)
