@@ -162,7 +162,13 @@ def mutations(draw: st.DrawFn) -> tuple[Any, txs.Tx, tuple[upd.Update, ...]]:
     return base, tx, updates
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomized: the same 400 mutations on every run (a property test must not flake)
+@settings(
+    max_examples=400,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(mutations())
 def test_a_mutated_request_is_signed_only_when_nothing_changed(
     mutated: tuple[Any, txs.Tx, tuple[upd.Update, ...]],

@@ -320,9 +320,10 @@ def _peer_updates(c: _Check) -> None:
             if parties and not ends <= parties:
                 c.problem(f"transfer touches a non-participant: {sorted(ends - parties)}")
         elif isinstance(update, upd.OffChainDeposit | upd.OffChainWithdrawal):
-            who = update.from_id if isinstance(update, upd.OffChainDeposit) else update.to_id
-            if who.api != c.context.peer:
-                c.problem(f"{update.OP} for {who.api}, not the peer's own")
+            # coins enter and leave only with an on-chain deposit/withdraw tx
+            c.problem(
+                f"{update.OP} in an off-chain round (only a deposit/withdraw tx moves coins in or out)"
+            )
         elif not isinstance(update, upd.OffChainMeta):
             c.concerns.append(f"{update.OP} from the peer needs a user rule or approval")
         if isinstance(update, upd.OffChainCallContract):
