@@ -321,9 +321,7 @@ def _peer_updates(c: _Check) -> None:
                 c.problem(f"transfer touches a non-participant: {sorted(ends - parties)}")
         elif isinstance(update, upd.OffChainDeposit | upd.OffChainWithdrawal):
             # coins enter and leave only with an on-chain deposit/withdraw tx
-            c.problem(
-                f"{update.OP} in an off-chain round (only a deposit/withdraw tx moves coins in or out)"
-            )
+            c.problem(f"{update.OP} in an off-chain round (only a deposit/withdraw tx moves coins)")
         elif not isinstance(update, upd.OffChainMeta):
             c.concerns.append(f"{update.OP} from the peer needs a user rule or approval")
         if isinstance(update, upd.OffChainCallContract):
