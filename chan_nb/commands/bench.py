@@ -118,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         results.update({k: v for k, v in every[name]().items() if not k.startswith("_")})
         _say(f"[{number}/{len(chosen)}] {name} done in {time.perf_counter() - started:.1f} s")
     results.update(bench.ratios(results))
+    if args.quick:
+        results["quick"] = True  # small sizes: nothing here is comparable with the targets
     if args.json:
         print(json.dumps(results, sort_keys=True))
         return 0
@@ -127,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     for key, value in results.items():
         target = targets.get(key)
         mark = ""
-        if target is not None:
+        if target is not None and args.quick:
+            mark = f"{target[0]} (not judged: --quick)"
+        elif target is not None:
             mark = f"{target[0]} ({'met' if target[1](value) else 'NOT met'})"
         shown = f"{value:,}" if isinstance(value, int) else str(value)
         print(f"{key:<{width}}  {shown:>14}  {mark}")
