@@ -139,14 +139,16 @@ if TYPE_CHECKING:  # what the names are, for type checkers; at run time they loa
     from chan_nb.widgets import ChannelPanel, ReplayStepper
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use and remember the name here."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'chan_nb' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # hidden from type checkers, so that a misspelt name is an error
+
+    def __getattr__(name: str) -> Any:
+        """Import a public name's module on first use and remember the name here."""
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module 'chan_nb' has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

@@ -27,7 +27,7 @@ def test_every_public_name_resolves_to_its_homes_object() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Sesion'"):
-        _ = chan_nb.Sesion  # type: ignore[attr-defined]
+        _ = chan_nb.Sesion  # type: ignore[attr-defined]  # (mypy rejects it too)
     with pytest.raises(ImportError):
         exec("from chan_nb import Sesion", {})
 
