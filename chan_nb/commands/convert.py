@@ -6,8 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-FORMATS = ("jsonl", "csv", "parquet", "md", "txt")
-TEXT = ("jsonl", "md", "txt")
+from chan_nb.recording.formats import FORMATS as REGISTRY
+
+#: the output formats: every format of the registry (chan_nb.recording.formats)
+FORMATS = tuple(fmt.value for fmt in REGISTRY)
+#: those written as text (to stdout for a single input without -o)
+TEXT = tuple(fmt.value for fmt, spec in REGISTRY.items() if spec.is_text)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

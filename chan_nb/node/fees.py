@@ -4,6 +4,8 @@ Fee = gas × gas price, gas = 15 000 + 20 per byte of the serialized transaction
 (which contains the fee itself, hence the fixed point). This reproduces every
 recorded figure (create v1 17 620 000 000 000, deposit 17 320 000 000 000,
 close_mutual 16 900 000 000 000 …).
+
+Internal: the node's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Amounts are exact ints, shown in full with thousands separators (they are ~10^13 aettos
 and a transfer may move 1, so rounding would hide exactly what the user looks for).
+
+Internal: the widgets' helper; not public API (may change without notice).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ figure; a stepper redraws on every click, so it draws the rows of
 the node in the middle, the newest rows at the bottom, the current row highlighted.
 Pure string building; the output works in any HTML front end (JupyterLab, Voilà,
 VS Code, a saved page).
+
+Internal: the replay stepper's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations

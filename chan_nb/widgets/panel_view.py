@@ -3,6 +3,8 @@
 :func:`snapshot` reads a session's live attributes into a :class:`RoleSnapshot`; the
 ``*_html`` functions draw snapshots, notices and the last frames. Keeping this apart
 from the ipywidgets wiring lets tests check what a person would read.
+
+Internal: the channel panel's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations
