@@ -357,47 +357,70 @@ def function_blocks(instructions: Iterable[Instruction]) -> tuple[tuple[Instruct
     return tuple(blocks)
 
 
-def store_writers(code: FateCode) -> dict[bytes, bool]:
-    """Function id -> whether running it might write the contract store, looking at the code.
+#: effect names of :func:`effects`
+EFFECT_OPS: Final[dict[str, str]] = {
+    "SPEND": "spend",
+    "CALL_R": "remote",
+    "CALL_GR": "remote",
+    "CALL_PGR": "remote",
+    "CREATE": "create",
+    "CLONE": "create",
+    "CLONE_G": "create",
+}
 
-    A function may write the store if it (or a local function it calls) has an instruction
-    that writes a store register, or makes a remote call or creates a contract (those
-    may write other stores, so they count as writes here, conservatively).
+
+def effects(code: FateCode) -> dict[bytes, frozenset[str]]:
+    """Function id -> what running it may change, read off the code (no execution).
+
+    ``store``: writes a register of its own store; ``spend``: moves coins out of the
+    contract; ``remote``: calls another contract (which may change anything that one
+    may, including moving the value sent); ``create``: creates a contract; ``dynamic``:
+    calls a local function chosen at run time. Local calls (CALL, CALL_T) are followed,
+    so a function has the effects of every function it may call. An empty set means
+    the function can change nothing but return a value (and receive the call's amount).
     """
-    direct: dict[bytes, bool] = {}
+    direct: dict[bytes, set[str]] = {}
     calls: dict[bytes, set[bytes]] = {}
-    remote = {"CALL_R", "CALL_GR", "CALL_PGR", "CREATE", "CLONE", "CLONE_G"}
     for fun in code.functions:
-        writes = False
+        found: set[str] = set()
         callees: set[bytes] = set()
         for _, ins in fun.instructions():
-            if ins.op.name in remote or (ins.op.writes and ins.args and ins.args[0].is_store):
-                writes = True
-            if ins.op.name in ("CALL", "CALL_T"):
+            name = ins.op.name
+            if name in EFFECT_OPS:
+                found.add(EFFECT_OPS[name])
+            if ins.op.writes and ins.args and ins.args[0].is_store:
+                found.add("store")
+            if name in ("CALL", "CALL_T"):
                 target = ins.args[0]
                 if target.mode is Mode.IMMEDIATE and isinstance(target.value, str | bytes):
-                    raw = target.value.encode() if isinstance(target.value, str) else target.value
-                    callees.add(raw)
+                    value = target.value
+                    callees.add(value.encode("utf-8") if isinstance(value, str) else value)
                 else:
-                    writes = True  # a computed target: anything may run
-        direct[fun.id] = writes
+                    found.add("dynamic")
+        direct[fun.id] = found
         calls[fun.id] = callees
-    result: dict[bytes, bool] = {}
+    result: dict[bytes, frozenset[str]] = {}
     for fun_id in direct:
+        total: set[str] = set()
         seen: set[bytes] = set()
         todo = [fun_id]
-        verdict = False
         while todo:
             cur = todo.pop()
             if cur in seen:
                 continue
             seen.add(cur)
-            if cur not in direct or direct[cur]:
-                verdict = True
-                break
-            todo.extend(calls[cur])
-        result[fun_id] = verdict
+            total |= direct.get(cur, set())  # an unknown callee fails the call: no effect
+            todo.extend(calls.get(cur, ()))
+        result[fun_id] = frozenset(total)
     return result
+
+
+def store_writers(code: FateCode) -> dict[bytes, bool]:
+    """Function id -> whether it may write a contract store (its own, or another's remotely)."""
+    return {
+        fun_id: bool(found & {"store", "remote", "create", "dynamic"})
+        for fun_id, found in effects(code).items()
+    }
 
 
 __all__ = [
@@ -409,6 +432,7 @@ __all__ = [
     "Instruction",
     "Mode",
     "Operand",
+    "effects",
     "function_blocks",
     "function_id",
     "store_writers",
