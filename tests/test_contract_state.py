@@ -240,3 +240,30 @@ def test_tampered_call_result_is_caught() -> None:
     bad = [v for v in report.contract_rounds if v.outcome == "bad"]  # type: ignore[attr-defined]
     assert bad and not report.ok  # type: ignore[attr-defined]
     assert {v.round for v in bad} >= {3, 4, 12, 13}
+
+
+def test_update_and_tree_helpers() -> None:
+    new = updates.OffChainNewContract(
+        OWNER, VM_ABI, encoding.decode(IDENTITY, "cb"), 10, encode_call("init")
+    )
+    assert new.contract_id(2).api == "ct_2nEcGLJTonCbWwu617VVUuBd6DZ4FVSvkGvvNeXaPs5ZeqCdbq"
+    assert new.code_object().to_api() == IDENTITY
+    assert new.call().name == "init"
+    call = updates.OffChainCallContract(
+        OWNER, new.contract_id(2), 3, 0, 1_000_000, 1, encode_call("main", [42]), ()
+    )
+    assert str(call.call()) == "main(42)"
+    pubkey = new.contract_id(2).value
+    obj = ct.ContractObject(OWNER, VM_ABI, new.code_object().for_channel(), 10)
+    store = {**ct.initial_store(), ct.register_key(1): encode(())}
+    result = ct.CallObject.from_dict(REPLY)
+    state = trees.StateTrees(
+        contracts=ct.contract_entries(pubkey, obj, store), calls={result.key: result.serialize()}
+    )
+    assert state.contract_objects() == {pubkey: obj}
+    assert state.contract_store(pubkey) == store
+    assert state.call_objects() == {result.key: result}
+    with pytest.raises(trees.NotInTreeError):
+        state.contract_store(b"\x00" * 32)
+    again = trees.StateTrees.decode(state.serialize())
+    assert again.state_hash() == state.state_hash() and again.call_objects() == {result.key: result}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chan_nb.codec import encoding
 from chan_nb.codec.fate import (
@@ -242,3 +244,44 @@ def test_value_text_errors() -> None:
     for bad in ("", "foo", "(1, 2", "[1 2", "@ak_bad", "{1 => }", "!<2>"):
         with pytest.raises(DecodeError):
             parse_value(bad)
+
+
+# -- fuzz: damaged code raises DecodeError and nothing else ---------------------------------
+
+_RAW = encoding.decode(IDENTITY, "cb")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, len(_RAW) - 1), st.integers(0, 255), st.integers(0, len(_RAW)))
+def test_damaged_code_objects_decode_or_refuse(pos: int, byte: int, cut: int) -> None:
+    damaged = (_RAW[:pos] + bytes([byte]) + _RAW[pos + 1 :])[:cut]
+    try:
+        co = CodeObject.deserialize(damaged)
+        code = co.fate()
+    except DecodeError:
+        return
+    assert co.serialize() == damaged and code.serialize() == co.byte_code
+
+
+_BYTE_CODE = CodeObject.from_api(IDENTITY).byte_code
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=12), st.integers(0, len(_BYTE_CODE)))
+def test_damaged_byte_code_decodes_or_refuses(junk: bytes, pos: int) -> None:
+    damaged = _BYTE_CODE[:pos] + junk + _BYTE_CODE[pos + len(junk) :]
+    try:
+        code = FateCode.deserialize(damaged)
+    except DecodeError:
+        return
+    assert code.serialize() == damaged
+    assert assemble(disassemble(code), check_formats=False).serialize() == code.serialize()
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import chan_nb.codec.fate
+
+    result = doctest.testmod(chan_nb.codec.fate)
+    assert result.attempted >= 3 and result.failed == 0

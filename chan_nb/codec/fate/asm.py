@@ -10,7 +10,9 @@ The text form, one instruction per line (``;`` starts a comment)::
 
 A header is ``FUNCTION [private] [payable] name(arg types) : return type`` (types as in
 :mod:`~chan_nb.codec.fate.types`); a name written ``#1a2b3c4d`` is a raw id with no
-symbol. Basic blocks are implicit, as in the byte code: a block ends after every jump,
+symbol. Functions are put in id order (as compilers do) unless a ``KEEP_ORDER`` line
+asks to keep them as written; ``SYMBOL key value`` adds a symbol-table entry no header
+stands for. Basic blocks are implicit, as in the byte code: a block ends after every jump,
 return, call, ABORT or EXIT; jump targets are block numbers (the disassembler marks
 each block with ``;; BB n``). Operands: ``a`` (the stack), ``argN``, ``varN``,
 ``storeN`` (store register N = var −N) and immediates:
@@ -373,11 +375,29 @@ def _header(fun: Function, name: str) -> str:
     return f"FUNCTION {attrs}{name}({args}) : {type_text(fun.return_type)}"
 
 
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9.']*")
+
+
+def _header_names(code: FateCode) -> dict[bytes, str]:
+    """Function id -> the name its header shows: the symbol when it names that id, else #id."""
+    out = {}
+    for fun in code.functions:
+        name = code.name_of(fun.id)
+        if name is not None and _IDENT.fullmatch(name) and function_id(name) == fun.id:
+            out[fun.id] = name
+        else:
+            out[fun.id] = "#" + fun.id.hex()
+    return out
+
+
 def disassemble(code: FateCode) -> str:
     """The assembly text of FATE code (``assemble`` of it gives the same byte code)."""
-    names = code.names()
+    names = _header_names(code)
     ids = {fid: name for fid, name in names.items() if not name.startswith("#")}
     lines: list[str] = []
+    ids_in_order = [f.id for f in code.functions]
+    if ids_in_order != sorted(ids_in_order):
+        lines.append("KEEP_ORDER  ; the functions are not in id order: keep them as written")
     for fun in code.functions:
         lines.append(_header(fun, names[fun.id]))
         for i, block in enumerate(fun.blocks):
@@ -386,13 +406,10 @@ def disassemble(code: FateCode) -> str:
             for ins in block:
                 operands = " ".join(_operand_text(a, ids) for a in ins.args)
                 lines.append(f"  {ins.op.name} {operands}".rstrip())
-    extra = [
-        (k, v)
-        for k, v in code.symbols.pairs
-        if (k.encode("utf-8") if isinstance(k, str) else k) not in names
-    ]
-    for key, value in extra:
-        lines.append(f"SYMBOL {format_value(key)} {format_value(value)}")
+    for key, value in code.symbols.pairs:  # symbols no header stands for
+        raw = key.encode("utf-8") if isinstance(key, str) else key
+        if raw not in ids or ids[raw] != value:
+            lines.append(f"SYMBOL {format_value(key)} {format_value(value)}")
     return "\n".join(lines) + "\n"
 
 
@@ -461,12 +478,19 @@ def _strip_comment(line: str) -> str:
     return "".join(out).strip()
 
 
-def assemble(text: str) -> FateCode:
-    """FATE code from assembly text; any mistake raises DecodeError naming the line."""
+def assemble(text: str, *, check_formats: bool = True) -> FateCode:
+    """FATE code from assembly text; any mistake raises DecodeError naming the line.
+
+    ``check_formats`` refuses a non-immediate operand where the instruction needs an
+    immediate (a jump target, a remote function id …); the node's decoder does not
+    check this (the VM fails such code when it runs), so disassembled code that breaks
+    the rule reassembles only with ``check_formats=False``.
+    """
     funs: list[tuple[Function, str | None]] = []
     symbols: list[tuple[Value, Value]] = []
     current: dict[str, object] | None = None
     body: list[Instruction] = []
+    keep_order = False
 
     def finish(line_no: int) -> None:
         if current is None:
@@ -516,6 +540,9 @@ def assemble(text: str) -> FateCode:
             }
             body = []
             continue
+        if line == "KEEP_ORDER":
+            keep_order = True
+            continue
         if line.startswith("SYMBOL"):
             r.pos = len("SYMBOL")
             key = _read_value(r)
@@ -536,13 +563,15 @@ def assemble(text: str) -> FateCode:
             if r.at_end():
                 raise r.error(f"{op.name} takes {op.arity} operands, got {len(args)}")
             arg = _read_operand(r)
-            _check_format(op.name, fmt, arg, r)
+            if check_formats:
+                _check_format(op.name, fmt, arg, r)
             args.append(arg)
         if not r.at_end():
             raise r.error(f"{op.name} takes {op.arity} operands")
         body.append(Instruction(op, tuple(args)))
     finish(len(text.splitlines()))
-    funs.sort(key=lambda fn: fn[0].id)
+    if not keep_order:
+        funs.sort(key=lambda fn: fn[0].id)
     for fun, name in funs:
         if name is not None:
             symbols.append((fun.id, name))
