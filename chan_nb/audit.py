@@ -88,6 +88,8 @@ class AuditReport:
     network_id: str | None = None
     txs: int = 0
     findings: list[Finding] = field(default_factory=list)
+    #: contract code objects, call data and return values decoded (a failure is a finding)
+    contract_items: int = 0
     #: one verdict per round with a contract update (recomputed, differs, or why not)
     contract_rounds: list[audit_contracts.ContractRound] = field(default_factory=list)
 
@@ -312,7 +314,7 @@ def audit_frames(
         _check_message_states(report, frame, session)
         _check_round(report, frame, session, last_round)
         if session.has_contracts:
-            _collect_contract_evidence(frame, session)
+            _collect_contract_evidence(report, frame, session)
     if session.has_contracts:
         _check_contract_rounds(report, session)
     return report
@@ -663,7 +665,61 @@ def _check_round(
 # -- contract rounds (the work is in chan_nb.audit_contracts) ---------------------------------
 
 
-def _collect_contract_evidence(frame: AuditFrame, session: _Session) -> None:
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise DecodeError(f"expected a cb_ string, got {type(value).__name__}")
+    return value
+
+
+def _check_contract_update_decodes(
+    report: AuditReport, frame: AuditFrame, update: dict[str, Any]
+) -> None:
+    """The code and call data of a contract update the node accepted must decode."""
+    from chan_nb.codec.fate import CodeObject, decode_call
+
+    op = update.get("op")
+    if op not in _CONTRACT_OPS:
+        return
+    aevm = update.get("abi_version") == 1
+    try:
+        if op == "OffChainNewContract":
+            code = CodeObject.deserialize(encoding.decode(_text(update.get("code")), "cb"))
+            if code.is_fate:
+                code.fate()
+            report.contract_items += 1
+        raw = encoding.decode(_text(update.get("call_data")), "cb")
+        if not aevm:
+            decode_call(raw)
+        elif not raw or len(raw) % 32:
+            raise DecodeError(f"AEVM call data is whole 32-byte words, got {len(raw)} bytes")
+        report.contract_items += 1
+    except DecodeError as exc:
+        _add(report, frame, "decode", False, f"{op} update: {exc}")
+
+
+def _check_call_result_decodes(
+    report: AuditReport, frame: AuditFrame, call: dict[str, Any]
+) -> None:
+    """A call object a node sent decodes, its return value as its return type says."""
+    from chan_nb.codec.contracts import CallObject
+    from chan_nb.codec.fate import decode_result
+
+    try:
+        result = CallObject.from_dict(call)
+    except DecodeError as exc:
+        _add(report, frame, "decode", False, f"call object: {exc}")
+        return
+    raw = result.return_value
+    try:
+        decode_result(result.return_type_name, raw)  # type: ignore[arg-type]
+    except DecodeError as exc:
+        if not raw or len(raw) % 32:  # else: an AEVM contract's result (32-byte words)
+            _add(report, frame, "decode", False, f"call result: {exc}")
+            return
+    report.contract_items += 1
+
+
+def _collect_contract_evidence(report: AuditReport, frame: AuditFrame, session: _Session) -> None:
     """Proposals, call results, proofs and trees a contract round's state hash needs."""
     message = frame.message
     if not isinstance(message, dict):
@@ -677,6 +733,10 @@ def _collect_contract_evidence(frame: AuditFrame, session: _Session) -> None:
     if isinstance(method, str) and method.startswith("channels.sign."):
         text, raw_updates = data.get("signed_tx"), data.get("updates")
         tx = session.decoded.get(text) if isinstance(text, str) else None
+        if isinstance(raw_updates, list):
+            for raw_update in raw_updates:
+                if isinstance(raw_update, dict):
+                    _check_contract_update_decodes(report, frame, raw_update)
         if isinstance(tx, SignedTx) and isinstance(raw_updates, list) and raw_updates:
             inner = tx.innermost
             if isinstance(inner, ChannelOffchainTx | ChannelDepositTx | ChannelWithdrawTx):
@@ -701,8 +761,12 @@ def _collect_contract_evidence(frame: AuditFrame, session: _Session) -> None:
     if frame.direction != "received":
         return
     call = _result_of(message, "channels.get.contract_call")
+    if not isinstance(call, dict):
+        call = _result_of(message, "channels.dry_run.call_contract")
     if isinstance(call, dict) and "gas_used" in call:
-        evidence.add_call_reply(call)
+        _check_call_result_decodes(report, frame, call)
+        if message.get("method") != "channels.dry_run.call_contract.reply":
+            evidence.add_call_reply(call)  # a dry run's result is for a round never made
         return
     result = _result_of(message, "channels.get.poi")
     if isinstance(result, dict) and isinstance(result.get("poi"), str):

@@ -267,3 +267,17 @@ def test_update_and_tree_helpers() -> None:
         state.contract_store(b"\x00" * 32)
     again = trees.StateTrees.decode(state.serialize())
     assert again.state_hash() == state.state_hash() and again.call_objects() == {result.key: result}
+
+
+@pytest.mark.shared
+def test_audit_decodes_contract_items_and_flags_a_broken_one() -> None:
+    path = shared_path("recordings", "json-rpc", "contracts", "sc_ws_basic_contracts.md")
+    report = _audit(path)
+    assert report.contract_items > 200  # type: ignore[attr-defined]
+    broken = encoding.encode("cb", b"\x80")  # negative zero: not a FATE value
+    text = path.read_text().replace(
+        '"return_value": "cb_VNLOFXc="', f'"return_value": "{broken}"', 1
+    )
+    bad = _audit(path, text)
+    problems = [str(p) for p in bad.problems]  # type: ignore[attr-defined]
+    assert any("call result" in p and "negative zero" in p for p in problems), problems
