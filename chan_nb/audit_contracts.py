@@ -162,14 +162,19 @@ def _step(rnd: Round, codes: dict[bytes, CodeObject], evidence: Evidence) -> _St
             pubkey = ct.contract_pubkey(up.owner.value, rnd.round)
             try:
                 code = CodeObject.deserialize(up.code)
+                codes[pubkey] = code
                 stored = code.for_channel()
             except DecodeError as exc:
                 step.why.append(f"new contract code does not decode: {exc}")
-                stored = up.code
-            else:
-                codes[pubkey] = code
-            obj = ct.ContractObject(up.owner, up.ct_version, stored, up.deposit)
-            step.created[pubkey] = obj.serialize()
+                stored = b""
+            except ValueError:  # AEVM: the node stores what init returns
+                stored = b""
+            # an empty object stands for "not known" (see _verdict)
+            step.created[pubkey] = (
+                ct.ContractObject(up.owner, up.ct_version, stored, up.deposit).serialize()
+                if stored
+                else b""
+            )
             step.new_accounts.add(pubkey)
             _add(step.deltas, up.owner.value, -up.deposit)
             _add(step.deltas, pubkey, up.deposit)
@@ -410,6 +415,10 @@ def _verdict(rnd: Round, known: _Known, step: _Step, evidence: Evidence) -> Cont
         missing.append("the balances (none of this channel's states is known)")
     if not known.objects_complete:
         missing.append("which contracts exist (earlier rounds are not in this recording)")
+    unknown_objects = [pk for pk, obj in known.objects.items() if not obj]
+    if unknown_objects:
+        names = ", ".join(encoding.encode("ct", pk)[:12] + "…" for pk in unknown_objects)
+        missing.append(f"the code stored for {names} (an AEVM contract's init returns it)")
     unknown_stores = [pk for pk in known.objects if known.stores.get(pk) is None]
     if unknown_stores:
         names = ", ".join(encoding.encode("ct", pk)[:12] + "…" for pk in unknown_stores)

@@ -91,6 +91,8 @@ def test_code_objects_round_trip() -> None:
             assert "init" not in stripped.fate().names().values()
             counts["fate"] += 1
         else:
+            with pytest.raises(ValueError, match="AEVM"):
+                co.for_channel()
             assert {t.name for t in co.type_info} >= {b"init"}
             counts["aevm"] += 1
     # the seven FATE contracts of fate.md §8.1 (some sent twice, with vm_version 7 and "1")
@@ -136,3 +138,46 @@ def _looks_aevm(raw: bytes) -> bool:
     except ValueError:
         return True
     return False
+
+
+def test_stored_contract_objects_in_proofs_round_trip() -> None:
+    """Contract objects in recorded proofs and force-progress trees: the code as stored."""
+    from chan_nb.codec import contracts, trees
+    from chan_nb.codec.txs import ChannelForceProgressTx, SignedTx, decode_api
+    from chan_nb.protocol.frames import strings_in
+    from chan_nb.recording import load
+
+    base = SHARED_DIR / "recordings" / "json-rpc"
+    stored = {
+        co.for_channel()
+        for co in (CodeObject.from_api(t) for t, _ in collected()["code"])
+        if co.is_fate
+    }
+    seen: dict[bytes, bytes] = {}
+    for pattern in CONTRACT_GLOBS:
+        for path in sorted(base.glob(pattern)):
+            for frame in load(path, strict=False).frames:
+                for text in strings_in(frame.message) if frame.message is not None else ():
+                    entries: dict[bytes, bytes] = {}
+                    if text.startswith("pi_"):
+                        part = trees.Poi.from_api(text).contracts
+                        entries = dict(part.entries()) if part is not None else {}
+                    elif text.startswith("tx_"):
+                        tx = decode_api(text)
+                        inner = tx.innermost if isinstance(tx, SignedTx) else None
+                        if isinstance(inner, ChannelForceProgressTx):
+                            entries = dict(trees.StateTrees.decode(inner.offchain_trees).contracts)
+                    for key, value in entries.items():
+                        if len(key) == 32:
+                            seen[key] = value
+    assert len(seen) >= 6
+    for raw in seen.values():
+        obj = contracts.ContractObject.deserialize(raw)
+        assert obj.serialize() == raw and obj.version == 1 and obj.deposit == 10
+        code = CodeObject.deserialize(obj.code)
+        assert code.serialize() == obj.code
+        if code.is_fate:  # what for_channel() makes of a recorded create's code
+            assert obj.code in stored
+            assert "init" not in code.fate().names().values()
+        else:  # AEVM: the deployed code init returned, in the same code object shell
+            assert code.type_info and code.byte_code

@@ -141,11 +141,12 @@ class CodeObject:
     def for_channel(self) -> bytes:
         """The code as the recorded node stores it in a channel contract object (§2.6).
 
-        FATE: re-serialized as v3 with ``init`` and its symbol removed; AEVM: unchanged.
-        (Iris-final and current nodes keep vm ≥ 7 code unchanged.)
+        FATE: re-serialized as v3 with ``init`` and its symbol removed (Iris-final and
+        current nodes keep vm ≥ 7 code unchanged). AEVM code is refused (ValueError): the
+        node stores the byte code its ``init`` returns, which needs an AEVM to compute.
         """
         if not self.is_fate:
-            return self.serialize()
+            raise ValueError("an AEVM contract stores the code its init returns (needs an AEVM)")
         stripped = self.fate().without_init().serialize()
         return replace(self, byte_code=stripped, version=3).serialize()
 
