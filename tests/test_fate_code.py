@@ -285,3 +285,19 @@ def test_docstring_examples() -> None:
 
     result = doctest.testmod(chan_nb.codec.fate)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_aebytecode_contract_bytearray_vector() -> None:
+    # aeternity/aebytecode test/aeb_serialize_test.erl: `init() = 2137`, compiled by 4.3.0
+    raw = bytes.fromhex(
+        "f8514603a01feac1d3adcb6b70d1b011af0c3de8bb8841c88e7c5cb01ce503920ad189f5d6c0a594"
+        "fe44d6441f00370037001a0e826f82081901033f8c2f011144d6441f11696e6974822f0085342e332e3000"
+    )
+    co = CodeObject.deserialize(raw)
+    assert co.compiler_version == b"4.3.0" and co.serialize() == raw
+    assert disassemble(co.fate()) == "FUNCTION init() : unit\n  STORE store1 2137\n  RETURNR ()\n"
+    from chan_nb.codec.fate import ContractBytearray, decode, encode
+
+    value = ContractBytearray(raw)
+    assert decode(encode(value)) == value
+    assert encode(value)[:3] == bytes([0x8F, 0x6F, len(raw) - 64])

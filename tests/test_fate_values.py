@@ -266,3 +266,36 @@ def test_random_bytes_decode_or_refuse(raw: bytes) -> None:
     except DecodeError:
         return
     assert encode(value) == raw  # whatever decodes is canonical
+
+
+# -- public vectors: aeternity/aebytecode test/aeb_serialize_test.erl (facts, not code) ------
+
+
+def test_aebytecode_integer_vectors() -> None:
+    assert encode(65535 + 64) == bytes([111, 130, 255, 255])
+    big = bytes([111, 184, 129, 1]) + bytes(128)
+    assert encode(2**1024 + 64) == big and decode(big) == 2**1024 + 64
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Bytes(b"\x01\x02\x03\x04\x05"),
+        "0123456789" * 8,  # the 80-character string
+        tuple(range(1, 66)),
+        tuple(range(1, 17)),
+        FateMap({1: True, 2: False}),
+        FateMap({"foo": (42, True)}),
+        -65,
+        65,
+        -32432847932847928374983,
+        list(range(1, 66)),
+        Variant((1, 2, 3), 0, (42,)),
+        Variant((2, 0), 1, ()),
+        [Variant((0, 0, 0), 0, ())],
+        Variant((0,) * 255, 254, ()),
+        Variant((0, 1, 2, 3, 4, 5), 3, (True, [1, 2, 3], "foo")),
+    ],
+)
+def test_aebytecode_round_trip_sources(value: object) -> None:
+    assert decode(encode(value)) == value
