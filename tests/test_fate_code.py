@@ -234,6 +234,7 @@ def test_call_data_and_results() -> None:
         Bits(0),
         Variant((0, 2), 1, (1, False)),
         Address(ObjectKind.ORACLE, b"\x01" * 32),
+        Address(ObjectKind.CHANNEL, b"\x01\x02"),
     ],
 )
 def test_value_text_round_trip(value: object) -> None:

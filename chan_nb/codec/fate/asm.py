@@ -52,7 +52,7 @@ from chan_nb.codec.fate.bytecode import (
     function_blocks,
     function_id,
 )
-from chan_nb.codec.fate.types import FateType, TTuple, parse_type, type_text
+from chan_nb.codec.fate.types import FateType, ObjectKind, TTuple, parse_type, type_text
 from chan_nb.codec.fate.values import (
     Address,
     Bits,
@@ -109,6 +109,8 @@ def format_value(value: Value, names: dict[bytes, str] | None = None) -> str:
         )
         return "{" + inner + "}"
     if isinstance(value, Address):
+        if len(value.pubkey) != 32:  # decodable, but no API string exists for it
+            return f"@{_OBJECT_WORD[value.kind]}#{value.pubkey.hex()}"
         return "@" + value.api
     if isinstance(value, Bytes):
         return "#" + value.value.hex()
@@ -169,6 +171,14 @@ class _Reader:
         return m
 
 
+_OBJECT_WORD = {
+    ObjectKind.ADDRESS: "address",
+    ObjectKind.CONTRACT: "contract",
+    ObjectKind.ORACLE: "oracle",
+    ObjectKind.ORACLE_QUERY: "oracle_query",
+    ObjectKind.CHANNEL: "channel",
+}
+_ODD_ADDRESS = re.compile(r"@(address|contract|oracle_query|oracle|channel)#([0-9a-fA-F]*)")
 _INT = re.compile(r"-?(0x[0-9a-fA-F]+|\d+)(?![\w])")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9.']*")
@@ -290,6 +300,12 @@ def _read_value(r: _Reader, depth: int = 0) -> Value:
         if len(m.group(1)) % 2:
             raise r.error("bytes need an even number of hex digits")
         return Bytes(bytes.fromhex(m.group(1)))
+    odd = r.match(_ODD_ADDRESS)
+    if odd:
+        kinds = {v: k for k, v in _OBJECT_WORD.items()}
+        if len(odd.group(2)) % 2:
+            raise r.error("an address key needs an even number of hex digits")
+        return Address(kinds[odd.group(1)], bytes.fromhex(odd.group(2)))
     if r.peek("@"):
         m = r.match(_API)
         if not m:
