@@ -13,7 +13,11 @@ Checks, per file:
   replies, ``ss_`` trees and ``pi_`` proofs hash to a state of the session;
   proposals with transfer/deposit/withdraw/meta updates, replayed on the
   previous round's balances, give the state hash they carry;
-- rounds of the co-signed states a client receives never go back.
+- rounds of the co-signed states a client receives never go back;
+- contracts: every contract update's code and call data and every call result
+  decodes; contract rounds are recomputed where the recording holds what a VM
+  would compute (:mod:`chan_nb.audit_contracts`; ``report.contract_rounds`` says
+  for each round whether it was, or why not).
 """
 
 from __future__ import annotations
