@@ -16,12 +16,14 @@ from typing import Any
 
 from chan_nb.audit import audit_frames
 from chan_nb.codec import clear_caches
+from chan_nb.recording import contractinfo
 from chan_nb.recording.formats import load
 from chan_nb.recording.txinfo import describe_tx
 
 
 def _run(paths: Sequence[Path], build_df: bool) -> tuple[float, int]:
     describe_tx.cache_clear()
+    contractinfo.clear_caches()
     clear_caches()
     records = 0
     start = time.perf_counter()
