@@ -502,3 +502,26 @@ async def test_an_open_fails_at_once_on_a_state_it_cannot_verify() -> None:
     assert f"state not signed by {forge.them}" in str(refused.value)
     assert session.round is None and session.offchain_tx is None
     await session.close()
+
+
+async def test_a_channel_id_named_before_the_create_tx_does_not_stick() -> None:
+    forge, script = Forge("initiator"), MemoryScript()
+    session = Session(
+        "initiator",
+        forge.params,
+        forge.victim,
+        network_id=NET,
+        timeout=5,
+        **script.session_options(),
+    )
+    script.push(forge.info("fsm_up", fsm_id="ba_fsm"))
+    await session.connect()
+    other = Forge("initiator").channel
+    script.push(forge.info("channel_accept", other))  # a lie before anything is signed
+    script.push(forge.sign_request("initiator_sign", forge.signed(forge.create), channel=None))
+    await script.wait_sent("channels.initiator_sign")  # the real create tx is still signed
+    mark = session.mark()
+    script.push(forge.update(forge.latest))
+    await session.wait_for(ev.StateUpdate, 5, since=mark)
+    assert session.channel_id == forge.channel and session.core.channel_id_fixed
+    await session.close()

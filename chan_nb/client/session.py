@@ -966,7 +966,8 @@ class Session:
             own=self.address,
             network_id=self.signer.network_id,
             params=self.params,
-            channel_id=self.channel_id,
+            # only a channel id from a verified state or our own reconnect params counts
+            channel_id=self.core.channel_id if self.core.channel_id_fixed else None,
             round=self.round,
             balances=self.core.balances,
             expected=dict(self._expected),
