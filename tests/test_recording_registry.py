@@ -30,8 +30,8 @@ def test_every_format_has_one_row_and_every_suffix_one_format() -> None:
 
 
 def test_the_command_line_offers_the_registry() -> None:
-    assert set(convert.FORMATS) == {fmt.value for fmt in Format}
-    assert set(convert.TEXT) == {fmt.value for fmt in fm.TEXT_FORMATS}
+    assert set(convert.CHOICES) == {fmt.value for fmt in Format}
+    assert set(convert.TEXT_CHOICES) == {fmt.value for fmt in fm.TEXT_FORMATS}
 
 
 def test_each_text_format_round_trips_through_its_row() -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 from chan_nb.recording.formats import FORMATS as REGISTRY
 
 #: the output formats: every format of the registry (chan_nb.recording.formats)
-FORMATS = tuple(fmt.value for fmt in REGISTRY)
+CHOICES = tuple(fmt.value for fmt in REGISTRY)
 #: those written as text (to stdout for a single input without -o)
-TEXT = tuple(fmt.value for fmt, spec in REGISTRY.items() if spec.is_text)
+TEXT_CHOICES = tuple(fmt.value for fmt, spec in REGISTRY.items() if spec.is_text)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "text. Reading the output back gives the same records.",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
+    parser.add_argument("--to", required=True, choices=CHOICES, help="output format")
     parser.add_argument(
         "-o",
         "--output",
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         for problem in log.problems:
             print(f"{path}: {problem}", file=sys.stderr)
             status = 1
-        if single and args.output is None and fmt in TEXT:
+        if single and args.output is None and fmt in TEXT_CHOICES:
             sys.stdout.write(log.to(fmt))
             continue
         target = _target(path, fmt, args.output, single)
