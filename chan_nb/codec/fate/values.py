@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from chan_nb.codec import encoding
+from chan_nb.codec import encoding, rlp
 from chan_nb.codec.fate.types import TYPE_TAGS, FateType, ObjectKind, decode_type_at, encode_type
 from chan_nb.errors import DecodeError
 
@@ -278,13 +278,7 @@ POS_BITS, NEG_BITS, OBJECT, VARIANT, CONTRACT_BYTEARRAY = 0x4F, 0xCF, 0x9F, 0xAF
 
 def _rlp_uint(n: int) -> bytes:
     """RLP byte string of n's minimal big-endian bytes (0 is the byte 00)."""
-    raw = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
-    if len(raw) == 1 and raw[0] < 0x80:
-        return raw
-    if len(raw) < 56:
-        return bytes((0x80 + len(raw),)) + raw
-    size = len(raw).to_bytes((len(raw).bit_length() + 7) // 8, "big")
-    return bytes((0xB7 + len(size),)) + size + raw
+    return rlp.encode(rlp.encode_int(n))
 
 
 def encode_int(n: int) -> bytes:
@@ -380,12 +374,7 @@ def _encode_into(value: Value, out: bytearray, depth: int) -> None:
 
 def _rlp_uint_bytes(raw: bytes) -> bytes:
     """RLP byte string of raw bytes (a single byte < 0x80 stands for itself)."""
-    if len(raw) == 1 and raw[0] < 0x80:
-        return raw
-    if len(raw) < 56:
-        return bytes((0x80 + len(raw),)) + raw
-    size = len(raw).to_bytes((len(raw).bit_length() + 7) // 8, "big")
-    return bytes((0xB7 + len(size),)) + size + raw
+    return rlp.encode(raw)
 
 
 # -- decoding -----------------------------------------------------------------------------
@@ -410,7 +399,11 @@ def _err(reason: str, pos: int) -> DecodeError:
 
 
 def _rlp_bytes_at(data: bytes, pos: int) -> tuple[bytes, int]:
-    """One RLP byte string at ``pos`` (strict, as rlp.py): its payload and the end."""
+    """One RLP byte string at ``pos`` (strict, as rlp.py): its payload and the end.
+
+    FATE embeds RLP fields in the middle of a value; :func:`chan_nb.codec.rlp.decode`
+    reads a whole buffer only, so this reads one field in place, with the same rules.
+    """
     if pos >= len(data):
         raise _err("input ends inside an RLP field", pos)
     first = data[pos]
