@@ -447,7 +447,8 @@ def _take(data: bytes, pos: int, n: int, what: str) -> tuple[bytes, int]:
     return data[pos:end], end
 
 
-def _string_value(raw: bytes) -> str | bytes:
+def string_value(raw: bytes) -> str | bytes:
+    """The Python form of a FATE string's bytes: ``str`` if they are UTF-8, else ``bytes``."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -488,7 +489,7 @@ def decode_at(data: bytes, pos: int, depth: int = 0) -> tuple[Value, int]:
         return ((n + 64) if first == POS_BIG_INT else -(n + 64)), end
     if first & 0x03 == 0x01:  # strings
         raw, end = _decode_raw_string(data, pos, depth)
-        return _string_value(raw), end
+        return string_value(raw), end
     if first == EMPTY_STRING:
         return "", pos + 1
     if first == TRUE:
@@ -618,4 +619,5 @@ __all__ = [
     "none",
     "order_key",
     "some",
+    "string_value",
 ]
