@@ -230,6 +230,9 @@ def test_basic_contracts_rounds_recomputed() -> None:
         assert "result of init" in verdicts[rnd].detail
     assert "tick()" in verdicts[7].detail and "spend(" in verdicts[18].detail
     assert report.ok  # type: ignore[attr-defined]
+    records = report.contract_records()  # type: ignore[attr-defined]
+    assert len(records) == 70 and records[1]["round"] == 3 and records[1]["outcome"] == "ok"
+    assert records[0]["channel_id"].startswith("ch_")
 
 
 @pytest.mark.shared
