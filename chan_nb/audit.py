@@ -142,6 +142,21 @@ class AuditReport:
             )
         return text
 
+    def contract_records(self) -> list[dict[str, Any]]:
+        """One dict per contract round: its verdict and why (for a DataFrame)."""
+        return [
+            {
+                "channel_id": encoding.encode("ch", v.channel),
+                "round": v.round,
+                "outcome": v.outcome,
+                "detail": v.detail,
+                "seq": v.seq,
+                "line": v.line,
+                "role": v.role,
+            }
+            for v in self.contract_rounds
+        ]
+
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per finding (for a DataFrame)."""
         return [

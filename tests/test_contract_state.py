@@ -230,6 +230,9 @@ def test_basic_contracts_rounds_recomputed() -> None:
         assert "result of init" in verdicts[rnd].detail
     assert "tick()" in verdicts[7].detail and "spend(" in verdicts[18].detail
     assert report.ok  # type: ignore[attr-defined]
+    records = report.contract_records()  # type: ignore[attr-defined]
+    assert len(records) == 70 and records[1]["round"] == 3 and records[1]["outcome"] == "ok"
+    assert records[0]["channel_id"].startswith("ch_")
 
 
 @pytest.mark.shared
@@ -281,3 +284,22 @@ def test_audit_decodes_contract_items_and_flags_a_broken_one() -> None:
     bad = _audit(path, text)
     problems = [str(p) for p in bad.problems]  # type: ignore[attr-defined]
     assert any("call result" in p and "negative zero" in p for p in problems), problems
+
+
+@pytest.mark.shared
+def test_every_contract_recording_audits_without_a_wrong_round() -> None:
+    from chan_nb.recording import load
+
+    base = shared_path("recordings", "json-rpc")
+    files = [
+        *sorted(base.glob("contracts/sc_*.md")),
+        *sorted(base.glob("force_progress/*.md")),
+        base / "with_meta" / "sc_ws_remote_call_contract.md",
+        base / "changeable_nonce" / "sc_ws_optional_params_fail_force_progress.md",
+    ]
+    verdicts = [v for path in files for v in load(path, strict=False).audit().contract_rounds]
+    counts = ac.summarize(verdicts)
+    assert counts["bad"] == 0 and counts["ok"] >= 20 and len(verdicts) >= 400, counts
+    assert all(v.detail for v in verdicts)
+    aevm = [v for v in verdicts if "AEVM" in v.detail]
+    assert len(aevm) >= 150  # force progress, with_meta: AEVM contracts need an AEVM

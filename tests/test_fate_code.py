@@ -302,3 +302,56 @@ def test_aebytecode_contract_bytearray_vector() -> None:
     value = ContractBytearray(raw)
     assert decode(encode(value)) == value
     assert encode(value)[:3] == bytes([0x8F, 0x6F, len(raw) - 64])
+
+
+def test_opcode_table() -> None:
+    from chan_nb.codec.fate import opcodes
+
+    assert len(opcodes.OPS) == 191 == len(opcodes.BY_CODE) == len(opcodes.BY_NAME)
+    assert opcodes.FUNCTION not in opcodes.BY_CODE and opcodes.EXTEND not in opcodes.BY_CODE
+    enders = {op.name for op in opcodes.OPS if op.ends_bb}
+    assert enders == {
+        "RETURN", "RETURNR", "CALL", "CALL_R", "CALL_T", "CALL_GR", "JUMP", "JUMPIF",
+        "SWITCH_V2", "SWITCH_V3", "SWITCH_VN", "CALL_PGR", "CREATE", "CLONE", "CLONE_G",
+        "ABORT", "EXIT",
+    }  # fmt: skip
+    call_gr = opcodes.BY_NAME["CALL_GR"]
+    assert (call_gr.code, call_gr.args) == (0x05, ("a", "is", "a", "a", "a", "a"))
+    spend = opcodes.BY_NAME["SPEND"]
+    assert (spend.gas, spend.gas_iris, spend.writes, spend.auth) == (100, 5000, False, False)
+    assert opcodes.BY_NAME["STORE"].writes and not opcodes.BY_NAME["PUSH"].writes
+    assert opcodes.BY_NAME["LENGTH"].until_vm == 5 and opcodes.BY_NAME["BSL"].from_vm == 8
+    assert not opcodes.BY_NAME["ORACLE_QUERY"].off_chain
+    assert max(op.arity for op in opcodes.OPS) == 8
+
+
+def test_effects_of_functions() -> None:
+    from chan_nb.codec.fate.bytecode import effects
+
+    code = assemble(
+        """
+        FUNCTION pay(address, int) : unit
+          SPEND arg0 arg1
+          RETURNR ()
+        FUNCTION relay(contract) : int
+          CALL_R arg0 &main 'tuple() 'int 0
+        FUNCTION indirect(string) : unit
+          CALL arg0
+        FUNCTION via() : unit
+          CALL_T &pay
+        FUNCTION pure(int) : int
+          ADD a arg0 1
+          RETURN
+        FUNCTION missing() : unit
+          CALL &nowhere
+        """
+    )
+    found = {code.name_of(k): v for k, v in effects(code).items()}
+    assert found == {
+        "pay": {"spend"},
+        "relay": {"remote"},
+        "indirect": {"dynamic"},
+        "via": {"spend"},
+        "pure": set(),
+        "missing": set(),  # calling an undefined function fails: it changes nothing
+    }

@@ -30,16 +30,13 @@ EMPTY_META: Final = b"\x2f\x00"
 RETURN_TYPE_NAMES: Final = ("ok", "error", "revert")
 
 
-def _unsigned(n: int) -> bytes:
-    """Minimal unsigned big-endian bytes (0 is one zero byte), as Erlang's encode_unsigned."""
-    if n < 0:
-        raise ValueError(f"expected a non-negative integer, got {n}")
-    return n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
-
-
 def contract_pubkey(owner: bytes, nonce: int) -> bytes:
-    """Pubkey of the contract ``owner`` creates with ``nonce`` (in a channel: the round)."""
-    return blake2b_256(bytes(owner) + _unsigned(nonce))
+    """Pubkey of the contract ``owner`` creates with ``nonce`` (in a channel: the round).
+
+    The nonce is appended as minimal unsigned big-endian bytes (Erlang's
+    ``encode_unsigned``, the same bytes as an RLP int field).
+    """
+    return blake2b_256(bytes(owner) + rlp.encode_int(nonce))
 
 
 def call_id(caller: bytes, nonce: int, contract: bytes) -> bytes:
@@ -54,7 +51,7 @@ def call_key(contract: bytes, caller: bytes, nonce: int) -> bytes:
 
 def register_key(n: int) -> bytes:
     """Store key of FATE store register ``n`` (register 1 = the Sophia state)."""
-    return b"\x00" + _unsigned(n)
+    return b"\x00" + rlp.encode_int(n)
 
 
 def initial_store() -> dict[bytes, bytes]:

@@ -62,6 +62,7 @@ from chan_nb.codec.fate.values import (
     StoreMap,
     Value,
     Variant,
+    string_value,
 )
 from chan_nb.errors import DecodeError
 
@@ -218,13 +219,6 @@ def _unescape(body: str, r: _Reader) -> bytes:
     return bytes(out)
 
 
-def _string_value(raw: bytes) -> str | bytes:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw
-
-
 def _read_type(r: _Reader) -> FateType:
     depth = 0
     start = r.pos
@@ -283,13 +277,13 @@ def _read_value(r: _Reader, depth: int = 0) -> Value:
         m = r.match(_STRING)
         if not m:
             raise r.error("unterminated string")
-        return _string_value(_unescape(m.group(1), r))
+        return string_value(_unescape(m.group(1), r))
     if r.peek("&"):
         r.pos += 1
         m = r.match(_NAME)
         if not m:
             raise r.error("expected a function name after &")
-        return _string_value(function_id(m.group(0)))
+        return string_value(function_id(m.group(0)))
     if r.peek("code#"):
         m = r.match(_CODE)
         assert m is not None

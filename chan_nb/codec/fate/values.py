@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
-from chan_nb.codec import encoding
+from chan_nb.codec import encoding, rlp
 from chan_nb.codec.fate.types import TYPE_TAGS, FateType, ObjectKind, decode_type_at, encode_type
 from chan_nb.errors import DecodeError
 
@@ -278,13 +278,7 @@ POS_BITS, NEG_BITS, OBJECT, VARIANT, CONTRACT_BYTEARRAY = 0x4F, 0xCF, 0x9F, 0xAF
 
 def _rlp_uint(n: int) -> bytes:
     """RLP byte string of n's minimal big-endian bytes (0 is the byte 00)."""
-    raw = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
-    if len(raw) == 1 and raw[0] < 0x80:
-        return raw
-    if len(raw) < 56:
-        return bytes((0x80 + len(raw),)) + raw
-    size = len(raw).to_bytes((len(raw).bit_length() + 7) // 8, "big")
-    return bytes((0xB7 + len(size),)) + size + raw
+    return rlp.encode(rlp.encode_int(n))
 
 
 def encode_int(n: int) -> bytes:
@@ -380,12 +374,7 @@ def _encode_into(value: Value, out: bytearray, depth: int) -> None:
 
 def _rlp_uint_bytes(raw: bytes) -> bytes:
     """RLP byte string of raw bytes (a single byte < 0x80 stands for itself)."""
-    if len(raw) == 1 and raw[0] < 0x80:
-        return raw
-    if len(raw) < 56:
-        return bytes((0x80 + len(raw),)) + raw
-    size = len(raw).to_bytes((len(raw).bit_length() + 7) // 8, "big")
-    return bytes((0xB7 + len(size),)) + size + raw
+    return rlp.encode(raw)
 
 
 # -- decoding -----------------------------------------------------------------------------
@@ -410,7 +399,11 @@ def _err(reason: str, pos: int) -> DecodeError:
 
 
 def _rlp_bytes_at(data: bytes, pos: int) -> tuple[bytes, int]:
-    """One RLP byte string at ``pos`` (strict, as rlp.py): its payload and the end."""
+    """One RLP byte string at ``pos`` (strict, as rlp.py): its payload and the end.
+
+    FATE embeds RLP fields in the middle of a value; :func:`chan_nb.codec.rlp.decode`
+    reads a whole buffer only, so this reads one field in place, with the same rules.
+    """
     if pos >= len(data):
         raise _err("input ends inside an RLP field", pos)
     first = data[pos]
@@ -454,7 +447,8 @@ def _take(data: bytes, pos: int, n: int, what: str) -> tuple[bytes, int]:
     return data[pos:end], end
 
 
-def _string_value(raw: bytes) -> str | bytes:
+def string_value(raw: bytes) -> str | bytes:
+    """The Python form of a FATE string's bytes: ``str`` if they are UTF-8, else ``bytes``."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -495,7 +489,7 @@ def decode_at(data: bytes, pos: int, depth: int = 0) -> tuple[Value, int]:
         return ((n + 64) if first == POS_BIG_INT else -(n + 64)), end
     if first & 0x03 == 0x01:  # strings
         raw, end = _decode_raw_string(data, pos, depth)
-        return _string_value(raw), end
+        return string_value(raw), end
     if first == EMPTY_STRING:
         return "", pos + 1
     if first == TRUE:
@@ -625,4 +619,5 @@ __all__ = [
     "none",
     "order_key",
     "some",
+    "string_value",
 ]
