@@ -575,6 +575,38 @@ async def replayed_round_one(k: Kit) -> str:
     return await k.untrusted()
 
 
+def _ga_claimed(tx: txs.Tx, *accounts: Keypair) -> txs.SignedTx:
+    """``tx`` wrapped in meta txs that claim to be ``accounts``' authorisations (no key used)."""
+    signed = txs.SignedTx.wrap(tx)
+    for account in accounts:
+        meta = txs.GaMetaTx(
+            ga_id=Id.account(account.public_key),
+            auth_data=b"",
+            abi_version=3,
+            fee=0,
+            gas=0,
+            gas_price=0,
+            tx=signed.serialize(),
+        )
+        signed = txs.SignedTx.wrap(meta)
+    return signed
+
+
+@attack("state", "not signed by", tags=())
+async def state_authorised_by_forged_meta_txs(k: Kit) -> str:
+    # neither party is a generalized account: a meta tx naming one is not its signature
+    theft = (k.f.pay(k.f.me, k.f.them, k.f.balances[k.f.me]),)
+    k.push(k.f.update(_ga_claimed(k.f.offchain(theft), k.f.victim, k.f.peer)))
+    return await k.untrusted()
+
+
+@attack("peer proposal", "has not signed it", tags=("update_ack",))
+async def peer_proposal_authorised_by_a_forged_meta_tx(k: Kit) -> str:
+    moves = (k.f.pay(k.f.them, k.f.me, 5_000),)
+    k.push(k.f.sign_request("update_ack", _ga_claimed(k.f.offchain(moves), k.f.peer), moves))
+    return await k.refused()
+
+
 @attack("state", "a second round", tags=())
 async def second_state_for_our_round(k: Kit) -> str:
     # a different state for the round we hold, signed by both (an old double-signing)
@@ -757,3 +789,13 @@ def test_there_are_at_least_40_attacks_on_every_sign_tag_and_category() -> None:
     }
     # the raised fees are above the default cap for any channel tx (gas < 100,000)
     assert DEFAULT_MAX_FEE is None and DEFAULT_MAX_GAS_PRICE * 100_000 < HUGE_FEE
+
+
+def test_a_meta_tx_stands_for_a_signature_only_for_an_account_said_to_be_generalized() -> None:
+    from chan_nb.client.ledger import signed_by
+
+    f = Forge("initiator")
+    claimed = _ga_claimed(f.offchain((f.pay(f.them, f.me, 5),)), f.peer)
+    assert not signed_by(claimed, f.them, NET)
+    assert signed_by(claimed, f.them, NET, frozenset({f.them}))
+    assert not signed_by(claimed, f.me, NET, frozenset({f.them}))  # names only the peer

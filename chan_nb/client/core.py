@@ -95,12 +95,15 @@ class ClientProtocol:
         params: ChannelParams | None = None,
         next_id: Callable[[], Json] | None = None,
         network_id: str | None = None,
+        generalized: frozenset[str] = frozenset(),
     ) -> None:
         self.role: Role = role
         self.params = params
         #: signatures of co-signed states are verified under it (None: not verified —
         #: a core reading a recording; a session always gives it)
         self.network_id = network_id
+        #: accounts whose meta tx stands for their signature (SigningPolicy.generalized)
+        self.generalized = generalized
         self.next_id = next_id or counter()
         self.status = Status.DISCONNECTED
         #: last status the FSM reached (kept across a disconnect, restored on reconnect)
@@ -321,7 +324,7 @@ class ClientProtocol:
         params = self.params
         if self.network_id is not None and params is not None:
             for party in (params.initiator_id, params.responder_id):
-                if not signed_by(signed, party, self.network_id):
+                if not signed_by(signed, party, self.network_id, self.generalized):
                     return f"state not signed by {party} (network id {self.network_id!r})"
         refused = self.ledger.co_signed(signed, state)
         if refused is not None:

@@ -35,14 +35,26 @@ def parse_updates(items: Iterable[object], where: str = "updates") -> tuple[upd.
     return tuple(upd.from_dict(item, f"{where}[{i}]") for i, item in enumerate(items))
 
 
-def signed_by(signed: txs.SignedTx, account: str, network_id: str) -> bool:
-    """Whether ``account`` signed ``signed`` (at any layer; a GA's own meta tx counts)."""
+def signed_by(
+    signed: txs.SignedTx, account: str, network_id: str, generalized: Iterable[str] = ()
+) -> bool:
+    """Whether ``account`` signed ``signed`` (at any layer).
+
+    A meta tx naming the account stands for its signature only when the user said the
+    account is generalized (``generalized``): its auth contract runs on chain, not
+    here, so for any other account a meta-tx wrapper is just bytes anyone can write.
+    """
     try:
         pubkey = encoding.decode(account, "ak")
     except DecodeError:
         return False
     for layer in txs.signature_layers(signed):
-        if isinstance(layer.inner, txs.GaMetaTx) and layer.inner.ga_id.value == pubkey:
+        inner = layer.inner
+        if (
+            isinstance(inner, txs.GaMetaTx)
+            and inner.ga_id.value == pubkey
+            and account in generalized
+        ):
             return True  # authorised by its contract, which the chain runs
         for signature in layer.signatures:
             if signing.verify(signature, pubkey, layer.tx_bytes, network_id) is not None:

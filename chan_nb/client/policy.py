@@ -121,6 +121,8 @@ class Context:
     state: str | None = None
     max_fee: int | None = DEFAULT_MAX_FEE
     max_gas_price: int = DEFAULT_MAX_GAS_PRICE
+    #: accounts whose meta tx counts as their signature (see SigningPolicy.generalized)
+    generalized: frozenset[str] = frozenset()
 
     def fee_cap(self, tx: txs.Tx) -> int:
         """The largest fee we sign for ``tx``: its gas at our gas price cap, and ``max_fee``."""
@@ -661,6 +663,8 @@ class SigningPolicy:
     ``accept`` may still decline clean peer proposals (return False to abort).
     ``max_gas_price`` caps the gas price any fee amounts to (and that of contract
     calls), ``max_fee`` (optional) every fee outright; a fee we set ourselves is taken.
+    ``generalized`` names the peer accounts known to be generalized: only for those a
+    meta tx stands for a signature (its auth contract is not run here).
     """
 
     mode: Mode = "auto"
@@ -669,6 +673,7 @@ class SigningPolicy:
     allow: UserRule | None = None
     max_fee: int | None = DEFAULT_MAX_FEE
     max_gas_price: int = DEFAULT_MAX_GAS_PRICE
+    generalized: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.mode not in ("auto", "manual"):

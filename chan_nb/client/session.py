@@ -212,7 +212,13 @@ class Session:
         self.policy = policy or pol.SigningPolicy()
         self.timeout = timeout
         self.ids = ids or IdStyle()
-        self.core = ClientProtocol(role, params=params, next_id=next_id, network_id=network_id)
+        self.core = ClientProtocol(
+            role,
+            params=params,
+            next_id=next_id,
+            network_id=network_id,
+            generalized=self.policy.generalized,
+        )
         #: the latest events (at most ``2 × max_events``; older ones are dropped)
         self.events: list[ev.Event] = []
         self.max_events = max_events
@@ -974,6 +980,7 @@ class Session:
             state=self.core.offchain_tx,
             max_fee=self.policy.max_fee,
             max_gas_price=self.policy.max_gas_price,
+            generalized=self.policy.generalized,
         )
 
     async def _sign_and_reply(self, request: ev.SignRequest) -> None:
