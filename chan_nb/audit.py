@@ -135,7 +135,7 @@ class AuditReport:
             f"{self.count('channel_id', True)} channel ids ok"
         )
         if self.contract_rounds:
-            counts = audit_contracts.summarize(self.contract_rounds)
+            counts = audit_contracts.count_outcomes(self.contract_rounds)
             text += (
                 f"; contract rounds: {counts['ok']} recomputed, {counts['bad']} differ, "
                 f"{counts['cannot']} not recomputable without a VM"

@@ -34,7 +34,7 @@ from chan_nb.codec.fate.bytecode import effects
 from chan_nb.codec.mpt import MerklePatriciaTree
 from chan_nb.errors import DecodeError
 
-Outcome = Literal["ok", "bad", "cannot"]
+RoundOutcome = Literal["ok", "bad", "cannot"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ class ContractRound:
 
     channel: bytes
     round: int
-    outcome: Outcome
+    outcome: RoundOutcome
     detail: str
     seq: int
     line: int | None
@@ -400,7 +400,7 @@ def _backward(after: _Known, before: _Known, step: _Step) -> None:
 
 
 def _verdict(rnd: Round, known: _Known, step: _Step, evidence: Evidence) -> ContractRound:
-    def result(outcome: Outcome, detail: str) -> ContractRound:
+    def result(outcome: RoundOutcome, detail: str) -> ContractRound:
         return ContractRound(rnd.channel, rnd.round, outcome, detail, rnd.seq, rnd.line, rnd.role)
 
     missing: list[str] = []
@@ -451,7 +451,7 @@ def _verdict(rnd: Round, known: _Known, step: _Step, evidence: Evidence) -> Cont
     )
 
 
-def summarize(verdicts: Iterable[ContractRound]) -> dict[str, int]:
+def count_outcomes(verdicts: Iterable[ContractRound]) -> dict[str, int]:
     """Counts by outcome."""
     counts = {"ok": 0, "bad": 0, "cannot": 0}
     for v in verdicts:
@@ -480,6 +480,6 @@ __all__ = [
     "Evidence",
     "Round",
     "audit_contract_rounds",
+    "count_outcomes",
     "from_proposal",
-    "summarize",
 ]

@@ -174,7 +174,7 @@ def test_engine_recomputes_from_a_later_state_and_says_why_not() -> None:
     assert "get()" in verdicts[3].detail
     assert verdicts[2].outcome == "cannot" and "result of init" in verdicts[2].detail
     assert 4 not in verdicts  # a transfer round is not a contract round
-    assert ac.summarize(verdicts.values()) == {"ok": 1, "bad": 0, "cannot": 1}
+    assert ac.count_outcomes(verdicts.values()) == {"ok": 1, "bad": 0, "cannot": 1}
 
 
 def test_engine_without_any_state_cannot() -> None:
@@ -222,7 +222,7 @@ def test_basic_contracts_rounds_recomputed() -> None:
     report = _audit(path)
     verdicts = {v.round: v for v in report.contract_rounds}  # type: ignore[attr-defined]
     assert len(verdicts) == 70 and min(verdicts) == 2 and max(verdicts) == 71
-    counts = ac.summarize(verdicts.values())
+    counts = ac.count_outcomes(verdicts.values())
     assert counts["bad"] == 0 and counts["ok"] >= 20, counts
     for rnd in (3, 4, 12, 13, 15, 16, 17, 34, 35, 36, 38, 39, 47, 48, 50, 69, 70, 71):
         assert verdicts[rnd].outcome == "ok", (rnd, verdicts[rnd].detail)
@@ -298,7 +298,7 @@ def test_every_contract_recording_audits_without_a_wrong_round() -> None:
         base / "changeable_nonce" / "sc_ws_optional_params_fail_force_progress.md",
     ]
     verdicts = [v for path in files for v in load(path, strict=False).audit().contract_rounds]
-    counts = ac.summarize(verdicts)
+    counts = ac.count_outcomes(verdicts)
     assert counts["bad"] == 0 and counts["ok"] >= 20 and len(verdicts) >= 400, counts
     assert all(v.detail for v in verdicts)
     aevm = [v for v in verdicts if "AEVM" in v.detail]

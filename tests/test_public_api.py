@@ -113,7 +113,10 @@ KNOWN_TWICE: dict[str, set[str]] = {
     "Message": {"chan_nb.node.events", "chan_nb.client.events"},
     "ROLES": {"chan_nb.client.params", "chan_nb.widgets.panel"},
     "Role": {"chan_nb.node.params", "chan_nb.client.params"},
-    "apply_updates": {"chan_nb.node.offchain", "chan_nb.client.ledger"},
+    "apply_updates": {"chan_nb.node.offchain", "chan_nb.codec.state"},
+    "state_hash": {"chan_nb.node.offchain", "chan_nb.codec.state"},
+    "signed_by": {"chan_nb.node.fsm", "chan_nb.client.ledger"},
+    "Action": {"chan_nb.node.core", "chan_nb.client.outcomes"},
 }
 #: names every module may define for itself: type variables and aliases, and the
 #: ``decode``/``encode`` of a codec module (always called qualified: ``rlp.decode``)

@@ -14,7 +14,7 @@ itself (:class:`Context`: its own verified view of the channel and what it asked
   and by default nothing that lowers our balance; a mutual close only when we get
   our balance minus at most our share of a capped fee.
 
-The answer (:class:`Verdict`) separates *problems* (never signed: the tx is not what it
+The answer (:class:`SigningVerdict`) separates *problems* (never signed: the tx is not what it
 claims, or not what we asked) from *concerns* (a valid proposal that costs us: signed
 only when a user rule — :attr:`SigningPolicy.allow`, given the decoded :class:`Change` —
 says so, or a person approves it). Each reason is one line.
@@ -190,7 +190,7 @@ def _short(address: str) -> str:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class SigningVerdict:
     """Why not to sign: ``problems`` (never), ``concerns`` (only with a rule or by hand)."""
 
     problems: tuple[str, ...]
@@ -249,26 +249,28 @@ def check(request: SignRequest, context: Context) -> tuple[str, ...]:
     return verdict(request, context).reasons
 
 
-def verdict(request: SignRequest, context: Context) -> Verdict:
+def verdict(request: SignRequest, context: Context) -> SigningVerdict:
     """The rules of ``request``'s tag run against ``context`` (see :data:`RULES`)."""
     try:
         signed = request.decoded()
         inner = signed.innermost
         proposed = request.proposed()
     except DecodeError as exc:
-        return Verdict((f"undecodable request: {exc}",))
+        return SigningVerdict((f"undecodable request: {exc}",))
     rule = RULES.get(request.tag)
     if rule is None:
-        return Verdict((f"unknown signing request {request.tag!r}",))
+        return SigningVerdict((f"unknown signing request {request.tag!r}",))
     if not isinstance(inner, rule.tx_type):
-        return Verdict((f"{request.tag} must carry a {rule.tx_type.TYPE}, got {inner.TYPE}",))
+        return SigningVerdict(
+            (f"{request.tag} must carry a {rule.tx_type.TYPE}, got {inner.TYPE}",)
+        )
     state = _Check(request, context, signed, inner, proposed)
     for checker in rule.checks:
         checker(state)
         if state.problems:
             break
     change = _change(state, rule.own)
-    return Verdict(tuple(state.problems), tuple(state.concerns), change)
+    return SigningVerdict(tuple(state.problems), tuple(state.concerns), change)
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -372,7 +374,7 @@ def _state_hash(c: _Check) -> None:
             reserve=params.channel_reserve if params else 0,
         )
     except codec_state.InvalidUpdate as exc:
-        if exc.rule is codec_state.Rule.NEEDS_VM:
+        if exc.rule is codec_state.UpdateRule.NEEDS_VM:
             c.problem(f"{exc} (not signed automatically)")
         else:
             c.problem(f"invalid update: {exc}")

@@ -9,7 +9,7 @@ says how to get that key from an update's :class:`~chan_nb.codec.ids.Id`.
 A transfer needs two different participants and a non-negative amount, and may not
 take the payer below the channel reserve (or below zero); a withdrawal likewise;
 ``OffChainMeta`` changes nothing; contract updates need a VM and are refused here
-(:attr:`Rule.NEEDS_VM`), so a caller knows the balances cannot be computed without one.
+(:attr:`UpdateRule.NEEDS_VM`), so a caller knows the balances cannot be computed without one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from chan_nb.errors import ChanNbError
 K = TypeVar("K", bytes, str)
 
 
-class Rule(StrEnum):
+class UpdateRule(StrEnum):
     """Which rule an update breaks (the values are the node's error reasons)."""
 
     NEGATIVE_AMOUNT = "negative_amount"
@@ -39,7 +39,7 @@ class Rule(StrEnum):
 class InvalidUpdate(ChanNbError, ValueError):
     """An update cannot be applied: ``rule`` says which rule it breaks."""
 
-    def __init__(self, rule: Rule, detail: str) -> None:
+    def __init__(self, rule: UpdateRule, detail: str) -> None:
         super().__init__(detail)
         self.rule = rule
 
@@ -82,39 +82,41 @@ def apply_updates(
             payer, payee = key(update.from_id), key(update.to_id)
             _check_amount(update.amount)
             if payer == payee or payer not in members or payee not in members:
-                raise InvalidUpdate(Rule.INVALID_PUBKEYS, "from/to must be the two participants")
+                raise InvalidUpdate(
+                    UpdateRule.INVALID_PUBKEYS, "from/to must be the two participants"
+                )
             _take(out, payer, update.amount, reserve, "transfer")
             out[payee] = out.get(payee, 0) + update.amount
         elif isinstance(update, upd.OffChainDeposit):
             who = key(update.from_id)
             _check_amount(update.amount)
             if who not in members:
-                raise InvalidUpdate(Rule.INVALID_PUBKEYS, "depositor is not a participant")
+                raise InvalidUpdate(UpdateRule.INVALID_PUBKEYS, "depositor is not a participant")
             out[who] = out.get(who, 0) + update.amount
         elif isinstance(update, upd.OffChainWithdrawal):
             who = key(update.to_id)
             _check_amount(update.amount)
             if who not in members:
-                raise InvalidUpdate(Rule.INVALID_PUBKEYS, "withdrawer is not a participant")
+                raise InvalidUpdate(UpdateRule.INVALID_PUBKEYS, "withdrawer is not a participant")
             _take(out, who, update.amount, reserve, "withdrawal")
         elif isinstance(update, upd.OffChainMeta):
             continue
         else:
             raise InvalidUpdate(
-                Rule.NEEDS_VM, f"{update.OP} changes balances only a VM can compute"
+                UpdateRule.NEEDS_VM, f"{update.OP} changes balances only a VM can compute"
             )
     return out
 
 
 def _check_amount(amount: int) -> None:
     if amount < 0:
-        raise InvalidUpdate(Rule.NEGATIVE_AMOUNT, "amount is negative")
+        raise InvalidUpdate(UpdateRule.NEGATIVE_AMOUNT, "amount is negative")
 
 
 def _take(out: dict[K, int], who: K, amount: int, reserve: int, what: str) -> None:
     left = out.get(who, 0) - amount
     if left < max(reserve, 0):
-        raise InvalidUpdate(Rule.INSUFFICIENT_BALANCE, f"{what} breaks the reserve")
+        raise InvalidUpdate(UpdateRule.INSUFFICIENT_BALANCE, f"{what} breaks the reserve")
     out[who] = left
 
 

@@ -17,7 +17,7 @@ from chan_nb.errors import DecodeError
 
 if TYPE_CHECKING:
     from chan_nb.codec.fate.bytecode import FateCode
-    from chan_nb.codec.fate.calldata import Call
+    from chan_nb.codec.fate.calldata import FunctionCall
     from chan_nb.codec.fate.code import CodeObject
 
 
@@ -129,7 +129,7 @@ class OffChainNewContract(Update):
 
         return CodeObject.deserialize(self.code, "code")
 
-    def call(self) -> Call:
+    def call(self) -> FunctionCall:
         """The decoded ``init`` call data (FATE; DecodeError otherwise)."""
         from chan_nb.codec.fate.calldata import decode_call
 
@@ -174,7 +174,7 @@ class OffChainCallContract(Update):
             out["contract_id"] = out.pop("contract")
         return out
 
-    def call(self, code: FateCode | None = None) -> Call:
+    def call(self, code: FateCode | None = None) -> FunctionCall:
         """The decoded call data (FATE; DecodeError otherwise); ``code`` names the function."""
         from chan_nb.codec.fate.calldata import decode_call
 

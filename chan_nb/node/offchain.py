@@ -67,7 +67,9 @@ def apply_updates(
             reserve=channel_reserve,
         )
     except codec_state.InvalidUpdate as exc:
-        reason = Reason.INTERNAL if exc.rule is codec_state.Rule.NEEDS_VM else Reason(exc.rule)
+        reason = (
+            Reason.INTERNAL if exc.rule is codec_state.UpdateRule.NEEDS_VM else Reason(exc.rule)
+        )
         raise UpdateRejected(reason, str(exc)) from None
 
 

@@ -16,24 +16,24 @@ Modules: :mod:`~chan_nb.codec.fate.values` (every FATE value and its bytes),
 >>> code.function("main").is_payable
 True
 >>> decode_call(encode_call("main", [42]), code)
-Call(function_id=b'\\xb8\\x17~\\xec', args=(42,), name='main')
+FunctionCall(function_id=b'\\xb8\\x17~\\xec', args=(42,), name='main')
 """
 
 from __future__ import annotations
 
 from chan_nb.codec.fate.asm import assemble, disassemble, format_value, parse_value
 from chan_nb.codec.fate.bytecode import (
+    ArgMode,
     FateCode,
     Function,
     Instruction,
-    Mode,
     Operand,
     function_id,
     store_writers,
 )
 from chan_nb.codec.fate.calldata import (
-    Call,
-    CallResult,
+    CallReturn,
+    FunctionCall,
     decode_call,
     decode_result,
     encode_call,
@@ -59,18 +59,18 @@ from chan_nb.codec.fate.values import (
 
 __all__ = [
     "Address",
+    "ArgMode",
     "Bits",
     "Bytes",
-    "Call",
-    "CallResult",
+    "CallReturn",
     "CodeObject",
     "ContractBytearray",
     "FateCode",
     "FateMap",
     "FateType",
     "Function",
+    "FunctionCall",
     "Instruction",
-    "Mode",
     "ObjectKind",
     "Operand",
     "StoreMap",

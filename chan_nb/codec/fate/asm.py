@@ -44,10 +44,10 @@ from chan_nb.codec.fate import opcodes
 from chan_nb.codec.fate.bytecode import (
     PAYABLE,
     PRIVATE,
+    ArgMode,
     FateCode,
     Function,
     Instruction,
-    Mode,
     Operand,
     function_blocks,
     function_id,
@@ -370,11 +370,11 @@ def parse_value(text: str) -> Value:
 
 
 def _operand_text(arg: Operand, names: dict[bytes, str]) -> str:
-    if arg.mode is Mode.STACK:
+    if arg.mode is ArgMode.STACK:
         return "a"
-    if arg.mode is Mode.ARG:
+    if arg.mode is ArgMode.ARG:
         return f"arg{arg.value}"
-    if arg.mode is Mode.VAR:
+    if arg.mode is ArgMode.VAR:
         return f"store{-arg.value}" if arg.value < 0 else f"var{arg.value}"
     return format_value(arg.value, names)
 
@@ -435,7 +435,7 @@ def _check_format(ins_name: str, fmt: str, arg: Operand, r: _Reader) -> None:
     if fmt == "a":
         return
     value = arg.value
-    ok = arg.mode is Mode.IMMEDIATE and (
+    ok = arg.mode is ArgMode.IMMEDIATE and (
         (fmt == "is" and isinstance(value, str | bytes))
         or (fmt == "ii" and isinstance(value, int) and not isinstance(value, bool))
         or (

@@ -22,9 +22,9 @@ from enum import IntEnum
 from typing import Final
 
 from chan_nb.codec.fate import opcodes
-from chan_nb.codec.fate.opcodes import Op
+from chan_nb.codec.fate.opcodes import OpInfo
 from chan_nb.codec.fate.types import FateType, TTuple, decode_type_at, encode_type
-from chan_nb.codec.fate.values import FateMap, Value, decode, decode_at, encode, encode_int
+from chan_nb.codec.fate.values import FateMap, Value, decode, decode_at, encode, encode_fate_int
 from chan_nb.codec.hashing import blake2b_256
 from chan_nb.errors import DecodeError
 
@@ -38,7 +38,7 @@ def function_id(name: str) -> bytes:
     return blake2b_256(name.encode("utf-8"))[:4]
 
 
-class Mode(IntEnum):
+class ArgMode(IntEnum):
     """Addressing mode of one operand (2 bits in the mode byte)."""
 
     STACK = 0  # the accumulator: read = pop, write = push
@@ -51,7 +51,7 @@ class Mode(IntEnum):
 class Operand:
     """One operand: its mode and, except for the stack, its value (index or immediate)."""
 
-    mode: Mode
+    mode: ArgMode
     value: Value = None
 
     @classmethod
@@ -60,36 +60,36 @@ class Operand:
 
     @classmethod
     def arg(cls, n: int) -> Operand:
-        return cls(Mode.ARG, n)
+        return cls(ArgMode.ARG, n)
 
     @classmethod
     def var(cls, n: int) -> Operand:
-        return cls(Mode.VAR, n)
+        return cls(ArgMode.VAR, n)
 
     @classmethod
     def store(cls, register: int) -> Operand:
         """Store register ``register`` (≥ 1) of the current contract: var −register."""
         if register < 1:
             raise ValueError(f"store registers are numbered from 1, got {register}")
-        return cls(Mode.VAR, -register)
+        return cls(ArgMode.VAR, -register)
 
     @classmethod
     def imm(cls, value: Value) -> Operand:
-        return cls(Mode.IMMEDIATE, value)
+        return cls(ArgMode.IMMEDIATE, value)
 
     @property
     def is_store(self) -> bool:
-        return self.mode is Mode.VAR and isinstance(self.value, int) and self.value < 0
+        return self.mode is ArgMode.VAR and isinstance(self.value, int) and self.value < 0
 
 
-_STACK: Final = Operand(Mode.STACK)
+_STACK: Final = Operand(ArgMode.STACK)
 
 
 @dataclass(frozen=True, slots=True)
 class Instruction:
     """One instruction: an opcode from the table and its operands."""
 
-    op: Op
+    op: OpInfo
     args: tuple[Operand, ...] = ()
 
     def __post_init__(self) -> None:
@@ -109,16 +109,16 @@ class Instruction:
         n = len(self.args)
         if n == 0:
             return
-        modes = [a.mode for a in self.args] + [Mode.STACK] * ((4 if n <= 4 else 8) - n)
+        modes = [a.mode for a in self.args] + [ArgMode.STACK] * ((4 if n <= 4 else 8) - n)
         if n <= 4:
             out.append(modes[0] | modes[1] << 2 | modes[2] << 4 | modes[3] << 6)
         else:
             out.append(modes[4] | modes[5] << 2 | modes[6] << 4 | modes[7] << 6)
             out.append(modes[0] | modes[1] << 2 | modes[2] << 4 | modes[3] << 6)
         for arg in self.args:
-            if arg.mode is Mode.STACK:
+            if arg.mode is ArgMode.STACK:
                 continue
-            if arg.mode in (Mode.ARG, Mode.VAR) and (
+            if arg.mode in (ArgMode.ARG, ArgMode.VAR) and (
                 not isinstance(arg.value, int) or isinstance(arg.value, bool)
             ):
                 raise ValueError(
@@ -167,7 +167,7 @@ class Function:
     def encode_into(self, out: bytearray) -> None:
         out.append(opcodes.FUNCTION)
         out += self.id
-        out += encode_int(self.attributes)
+        out += encode_fate_int(self.attributes)
         encode_type(TTuple(self.arg_types), out)
         encode_type(self.return_type, out)
         for block in self.blocks:
@@ -327,12 +327,14 @@ def _decode_instruction(data: bytes, pos: int) -> tuple[Instruction, int]:
         raise DecodeError(f"{op.name}: mode bits set for operands it does not have", f"@{pos}")
     args: list[Operand] = []
     for i in range(n):
-        mode = Mode((bits >> (2 * i)) & 3)
-        if mode is Mode.STACK:
+        mode = ArgMode((bits >> (2 * i)) & 3)
+        if mode is ArgMode.STACK:
             args.append(_STACK)
             continue
         value, cur = decode_at(data, cur)
-        if mode is not Mode.IMMEDIATE and (not isinstance(value, int) or isinstance(value, bool)):
+        if mode is not ArgMode.IMMEDIATE and (
+            not isinstance(value, int) or isinstance(value, bool)
+        ):
             raise DecodeError(
                 f"{op.name}: operand {i} ({mode.name.lower()}) is not an integer", f"@{pos}"
             )
@@ -392,7 +394,7 @@ def effects(code: FateCode) -> dict[bytes, frozenset[str]]:
                 found.add("store")
             if name in ("CALL", "CALL_T"):
                 target = ins.args[0]
-                if target.mode is Mode.IMMEDIATE and isinstance(target.value, str | bytes):
+                if target.mode is ArgMode.IMMEDIATE and isinstance(target.value, str | bytes):
                     value = target.value
                     callees.add(value.encode("utf-8") if isinstance(value, str) else value)
                 else:
@@ -427,10 +429,10 @@ __all__ = [
     "INIT_NAME",
     "PAYABLE",
     "PRIVATE",
+    "ArgMode",
     "FateCode",
     "Function",
     "Instruction",
-    "Mode",
     "Operand",
     "effects",
     "function_blocks",

@@ -1,6 +1,6 @@
-"""Call data and call results of FATE contracts (fate.md §1.9).
+"""FunctionCall data and call results of FATE contracts (fate.md §1.9).
 
-Call data is the FATE 2-tuple ``(function id, args tuple)``; the id is the 4-byte
+FunctionCall data is the FATE 2-tuple ``(function id, args tuple)``; the id is the 4-byte
 BLAKE2b prefix of the function's name. A call's ``return_value`` is a FATE value when
 the call returned (``ok``), a FATE string when it reverted (``revert``: the ABORT
 message), and the raw text of the error otherwise (``error``, e.g. ``Out of gas``).
@@ -53,7 +53,7 @@ _NAME_OF_ID: Final[dict[bytes, str]] = {function_id(n): n for n in KNOWN_NAMES}
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
+class FunctionCall:
     """Decoded call data: the function id, its name when known, and the arguments."""
 
     function_id: bytes
@@ -71,14 +71,14 @@ class Call:
 
 
 def encode_call(function: str | bytes, args: Sequence[Value] = ()) -> bytes:
-    """Call data for ``function`` (a name, or a raw id) with ``args``."""
+    """FunctionCall data for ``function`` (a name, or a raw id) with ``args``."""
     fun_id = function_id(function) if isinstance(function, str) else bytes(function)
     return encode((fun_id, tuple(args)))
 
 
 def decode_call(
     data: bytes, code: FateCode | None = None, names: Mapping[bytes, str] | None = None
-) -> Call:
+) -> FunctionCall:
     """Decode call data; the name comes from ``code``'s symbols, ``names``, or known names.
 
     Raises DecodeError when the bytes are not a 2-tuple of a string and a tuple (what the
@@ -101,11 +101,11 @@ def decode_call(
         name = names.get(fun_id)
     if name is None:
         name = _NAME_OF_ID.get(fun_id)
-    return Call(fun_id, args, name)
+    return FunctionCall(fun_id, args, name)
 
 
 @dataclass(frozen=True, slots=True)
-class CallResult:
+class CallReturn:
     """A decoded ``return_value``: the value (ok), the abort message (revert) or error text."""
 
     return_type: ReturnType
@@ -120,23 +120,23 @@ class CallResult:
         return f"{self.return_type}: {self.message}"
 
 
-def decode_result(return_type: ReturnType | int, data: bytes) -> CallResult:
+def decode_result(return_type: ReturnType | int, data: bytes) -> CallReturn:
     """Decode a call object's return value according to its return type."""
     kind = RETURN_TYPES.get(return_type) if isinstance(return_type, int) else return_type
     if kind not in RETURN_TYPE_CODES:
         raise DecodeError(f"unknown return type {return_type!r}", "return_type")
     if kind == "ok":
-        return CallResult("ok", decode(data, "return_value"))
+        return CallReturn("ok", decode(data, "return_value"))
     if kind == "revert":
         message = decode(data, "return_value")
         if not isinstance(message, str | bytes):
             raise DecodeError("a revert's return value must be a FATE string", "return_value")
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-        return CallResult("revert", message, text)
-    return CallResult("error", data, data.decode("utf-8", "replace"))
+        return CallReturn("revert", message, text)
+    return CallReturn("error", data, data.decode("utf-8", "replace"))
 
 
-def encode_result(result: CallResult) -> bytes:
+def encode_result(result: CallReturn) -> bytes:
     """The return value bytes of a result (inverse of :func:`decode_result`)."""
     if result.return_type == "ok":
         return encode(result.value)
@@ -151,8 +151,8 @@ __all__ = [
     "KNOWN_NAMES",
     "RETURN_TYPES",
     "RETURN_TYPE_CODES",
-    "Call",
-    "CallResult",
+    "CallReturn",
+    "FunctionCall",
     "ReturnType",
     "decode_call",
     "decode_result",

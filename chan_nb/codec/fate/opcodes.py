@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (a table: one opcode per line reads better than wrapped rows)
 """The FATE instruction set: one row per opcode (fate.md §3.1, from aebytecode's op table).
 
-Each :class:`Op` says how an instruction is encoded (its operand formats: ``a`` any
+Each :class:`OpInfo` says how an instruction is encoded (its operand formats: ``a`` any
 mode, ``is``/``ii``/``li`` an immediate string / integer / list of integers), whether
 it ends a basic block, where it may run (GA authentication, off-chain) and its base
 gas for the recorded (pre-Iris) node and from Iris on. ``writes`` says the first
@@ -18,7 +18,7 @@ ArgFormat = Literal["a", "is", "ii", "li"]
 
 
 @dataclass(frozen=True, slots=True)
-class Op:
+class OpInfo:
     """One FATE instruction."""
 
     code: int
@@ -42,10 +42,12 @@ class Op:
 _FORMATS: Final[dict[str, ArgFormat]] = {"a": "a", "is": "is", "ii": "ii", "li": "li"}
 
 
-def _op(code: int, name: str, args: str, flags: str, gas: tuple[int, int], vm: str, doc: str) -> Op:
+def _op(
+    code: int, name: str, args: str, flags: str, gas: tuple[int, int], vm: str, doc: str
+) -> OpInfo:
     fmts = tuple(_FORMATS[a] for a in args.split())
     until = 5 if vm.endswith("only") else None
-    return Op(
+    return OpInfo(
         code,
         name,
         fmts,
@@ -64,7 +66,7 @@ def _op(code: int, name: str, args: str, flags: str, gas: tuple[int, int], vm: s
 # fmt: off
 #: Every opcode: code, mnemonic, operand formats, flags (E ends a basic block, A allowed
 #: in GA auth, O allowed off-chain, W writes operand 0), (gas, gas from Iris), from vm.
-OPS: Final[tuple[Op, ...]] = (
+OPS: Final[tuple[OpInfo, ...]] = (
     _op(0x00, "RETURN", "", "EAO", (10, 10), "5", "return top of stack to caller"),
     _op(0x01, "RETURNR", "a", "EAO", (10, 10), "5", "push a0, then return"),
     _op(0x02, "CALL", "a", "EAO", (10, 10), "5", "local call of function hash a0; args popped per its signature; new frame"),
@@ -260,9 +262,9 @@ OPS: Final[tuple[Op, ...]] = (
 # fmt: on
 
 #: Opcode byte -> op.
-BY_CODE: Final[dict[int, Op]] = {op.code: op for op in OPS}
+BY_CODE: Final[dict[int, OpInfo]] = {op.code: op for op in OPS}
 #: Mnemonic -> op.
-BY_NAME: Final[dict[str, Op]] = {op.name: op for op in OPS}
+BY_NAME: Final[dict[str, OpInfo]] = {op.name: op for op in OPS}
 
 #: First byte of a function header in the code (not an instruction).
 FUNCTION: Final = 0xFE
@@ -272,4 +274,4 @@ EXTEND: Final = 0xFF
 #: Debug-build-only ops (a production node has no handler for them).
 DEBUG_OPS: Final = frozenset({"DBG_LOC", "DBG_DEF", "DBG_UNDEF", "DBG_CONTRACT"})
 
-__all__ = ["BY_CODE", "BY_NAME", "DEBUG_OPS", "EXTEND", "FUNCTION", "OPS", "ArgFormat", "Op"]
+__all__ = ["BY_CODE", "BY_NAME", "DEBUG_OPS", "EXTEND", "FUNCTION", "OPS", "ArgFormat", "OpInfo"]

@@ -141,10 +141,10 @@ TYPE_TAGS: Final = frozenset(
 
 def encode_type(t: FateType, out: bytearray, depth: int = 0) -> None:
     """Append the binary encoding of type ``t``."""
-    from chan_nb.codec.fate.values import MAX_DEPTH, encode_int
+    from chan_nb.codec.fate.values import MAX_NESTING, encode_fate_int
 
-    if depth > MAX_DEPTH:
-        raise ValueError(f"type nested deeper than {MAX_DEPTH} levels")
+    if depth > MAX_NESTING:
+        raise ValueError(f"type nested deeper than {MAX_NESTING} levels")
     if isinstance(t, Prim):
         out.append(_PRIM_TAG[t.name])
     elif isinstance(t, TObject):
@@ -167,7 +167,7 @@ def encode_type(t: FateType, out: bytearray, depth: int = 0) -> None:
         if t.size < -1:
             raise ValueError(f"bytes size must be >= 0 (or -1 for any size), got {t.size}")
         out.append(T_BYTES)
-        out += encode_int(t.size)
+        out += encode_fate_int(t.size)
     elif isinstance(t, TVar):
         if not 0 <= t.index <= 255:
             raise ValueError(f"type variable index must be 0..255, got {t.index}")
@@ -185,10 +185,10 @@ def type_bytes(t: FateType) -> bytes:
 
 def decode_type_at(data: bytes, pos: int, depth: int = 0) -> tuple[FateType, int]:
     """Type starting at ``pos``; returns it and the position after it."""
-    from chan_nb.codec.fate.values import MAX_DEPTH, decode_at
+    from chan_nb.codec.fate.values import MAX_NESTING, decode_at
 
-    if depth > MAX_DEPTH:
-        raise DecodeError(f"type nested deeper than {MAX_DEPTH} levels", f"fate@{pos}")
+    if depth > MAX_NESTING:
+        raise DecodeError(f"type nested deeper than {MAX_NESTING} levels", f"fate@{pos}")
     if pos >= len(data):
         raise DecodeError("input ends where a type was expected", f"fate@{pos}")
     tag = data[pos]

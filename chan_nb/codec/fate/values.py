@@ -37,7 +37,7 @@ from chan_nb.errors import DecodeError
 
 #: Deepest nesting of containers (and types) accepted, so that a crafted input raises
 #: DecodeError rather than RecursionError. Real contract data nests a few levels.
-MAX_DEPTH: Final = 100
+MAX_NESTING: Final = 100
 
 Value: TypeAlias = Any  # one of the Python forms in the module docstring
 
@@ -281,7 +281,7 @@ def _rlp_uint(n: int) -> bytes:
     return rlp.encode(rlp.encode_int(n))
 
 
-def encode_int(n: int) -> bytes:
+def encode_fate_int(n: int) -> bytes:
     """FATE integer bytes."""
     if -64 < n < 64:
         return bytes(((0x80 if n < 0 else 0) | (abs(n) << 1),))
@@ -296,7 +296,7 @@ def _encode_string(raw: bytes, out: bytearray) -> None:
         out.append((n << 2) | 1)
     else:
         out.append(LONG_STRING)
-        out += encode_int(n - 64)
+        out += encode_fate_int(n - 64)
     out += raw
 
 
@@ -308,12 +308,12 @@ def encode(value: Value) -> bytes:
 
 
 def _encode_into(value: Value, out: bytearray, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise ValueError(f"value nested deeper than {MAX_DEPTH} levels")
+    if depth > MAX_NESTING:
+        raise ValueError(f"value nested deeper than {MAX_NESTING} levels")
     if isinstance(value, bool):
         out.append(TRUE if value else FALSE)
     elif isinstance(value, int):
-        out += encode_int(value)
+        out += encode_fate_int(value)
     elif isinstance(value, str):
         _encode_string(value.encode("utf-8"), out)
     elif isinstance(value, bytes | bytearray):
@@ -364,7 +364,7 @@ def _encode_into(value: Value, out: bytearray, depth: int) -> None:
         out += _rlp_uint(value.map_id)
     elif isinstance(value, ContractBytearray):
         out.append(CONTRACT_BYTEARRAY)
-        out += encode_int(len(value.code))
+        out += encode_fate_int(len(value.code))
         out += value.code
     elif isinstance(value, FateType):
         encode_type(value, out, depth)
@@ -474,8 +474,8 @@ def _decode_raw_string(data: bytes, pos: int, depth: int) -> tuple[bytes, int]:
 
 def decode_at(data: bytes, pos: int, depth: int = 0) -> tuple[Value, int]:
     """Value starting at ``pos``; returns it and the position after it."""
-    if depth > MAX_DEPTH:
-        raise _err(f"value nested deeper than {MAX_DEPTH} levels", pos)
+    if depth > MAX_NESTING:
+        raise _err(f"value nested deeper than {MAX_NESTING} levels", pos)
     if pos >= len(data):
         raise _err("input ends where a value was expected", pos)
     first = data[pos]
@@ -603,7 +603,7 @@ def _variant_at(data: bytes, pos: int, depth: int) -> tuple[Variant, int]:
 
 
 __all__ = [
-    "MAX_DEPTH",
+    "MAX_NESTING",
     "Address",
     "Bits",
     "Bytes",
@@ -615,7 +615,7 @@ __all__ = [
     "decode",
     "decode_at",
     "encode",
-    "encode_int",
+    "encode_fate_int",
     "none",
     "order_key",
     "some",
