@@ -4,6 +4,10 @@ Each subcommand lives in its own module under :mod:`chan_nb.commands` with a
 ``register(subparsers)`` function that adds its parser and sets ``func`` to a
 ``run(args) -> int``. Modules are discovered, so adding a command touches no
 shared file; heavy imports belong inside ``run`` to keep start-up fast.
+
+Errors: a command prints its own one-line errors and returns non-zero; whatever
+escapes it still ends as one line on stderr (exit 1) naming the command, what went
+wrong and what to do. ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Explore the æternity State Channel protocol: audit and analyse "
         "recorded sessions, run an embedded node, drive channel sessions.",
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback when a command fails"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
@@ -34,7 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in words  # accepted anywhere on the line, not only before COMMAND
+    args = parser.parse_args([w for w in words if w != "--debug"])
+    args.debug = debug
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -46,7 +56,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"chan-nb {args.command}: {one_line(exc)}", file=sys.stderr)
+        return 1
     return result
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: chan_nb's own errors and OS errors say what is wrong; any
+    other is a defect, so the line says how to see the traceback and report it."""
+    from chan_nb.errors import ChanNbError
+
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ChanNbError):
+        return text
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or text}"
+    return (
+        f"unexpected {type(exc).__name__}: {text[:200]} "
+        "(a chan_nb bug: rerun with --debug for the traceback and report it)"
+    )
 
 
 if __name__ == "__main__":
