@@ -1,8 +1,9 @@
 """A recorded session as one object to explore (in the spirit of Scapy's PacketList).
 
 :class:`SessionLog` holds the records, what could not be read, and offers the table
-(``.df``, built once), a one-line-per-frame ``summary()``, ``filter()``, request/reply
-``pairs()``, flow ``operations()``, ``balances()``, ``audit()``, diagrams and exports.
+(``.df`` to read, ``.table()`` with every column), a one-line-per-frame ``summary()``,
+``filter()``, request/reply ``pairs()``, flow ``operations()``, ``balances()``,
+``audit()``, diagrams and exports.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class SessionLog(Sequence[Frame]):
         self.source = source
         self.name = name
         self._df: pd.DataFrame | None = None
+        self._table: pd.DataFrame | None = None
         self._ops: list[Operation] | None = None
 
     # -- sequence protocol -------------------------------------------------------------
@@ -112,12 +114,23 @@ class SessionLog(Sequence[Frame]):
 
     @property
     def df(self) -> pd.DataFrame:
-        """The frame table (see :data:`chan_nb.recording.frame.SCHEMA`), built once."""
+        """The records to read: ``seq`` as the index, ``time`` (tz-aware wall clock), role,
+        connection, what happened, and the raw text last (built once). The full table with
+        every column of :data:`~chan_nb.recording.frame.SCHEMA` is :meth:`table`."""
         if self._df is None:
+            from chan_nb.recording.table import view_df
+
+            self._df = view_df(self.table())
+        return self._df
+
+    def table(self) -> pd.DataFrame:
+        """The full frame table: one column per :data:`~chan_nb.recording.frame.SCHEMA`
+        entry, in schema order, a 0-based index (built once; what CSV/Parquet hold)."""
+        if self._table is None:
             from chan_nb.recording.table import frames_to_df
 
-            self._df = frames_to_df(self.frames)
-        return self._df
+            self._table = frames_to_df(self.frames)
+        return self._table
 
     def summary(self) -> str:
         """One line per record."""
@@ -207,7 +220,7 @@ class SessionLog(Sequence[Frame]):
         """The frame table plus ``op_id``, ``op_kind`` and ``outcome`` columns."""
         ops = {op.op_id: op for op in self.operations()}
         owner = self.op_ids()
-        df = self.df.copy()
+        df = self.table().copy()
         ids = [owner.get(seq) for seq in df["seq"]]
         df["op_id"] = pd_array(ids, "Int64")
         df["op_kind"] = pd_array([ops[i].kind if i else None for i in ids], "category")
