@@ -112,6 +112,39 @@ class SessionLog(Sequence[Frame]):
             parts.append(f"{len(self.problems)} unread")
         return " | ".join(parts) + ">"
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from chan_nb.display import WARN, badge, card, code_block
+
+        counts = self.counts()
+        label = self.name or self.title or "session"
+
+        def listing(counter: Counter[str], limit: int = 6) -> str:
+            top = counter.most_common(limit)
+            more = f" +{len(counter) - limit} more" if len(counter) > limit else ""
+            return escape(", ".join(f"{k.removeprefix('channels.')} {v}" for k, v in top) + more)
+
+        rows = [
+            ("records", f"{len(self.frames):,}"),
+            ("roles", listing(counts["role"])),
+            ("kinds", listing(counts["kind"])),
+            ("methods", listing(counts["method"]) or "—"),
+        ]
+        walls = [f.t_wall for f in self.frames if f.t_wall is not None]
+        if walls:
+            from datetime import UTC, datetime
+
+            start = datetime.fromtimestamp(min(walls), UTC).isoformat(timespec="seconds")
+            rows.append(("time", escape(f"{start}, {max(walls) - min(walls):.3f} s")))
+        if self.source:
+            rows.append(("source", escape(self.source)))
+        status = badge(f"{len(self.problems)} unread parts", WARN) if self.problems else ""
+        lines = [frame.brief() for frame in self.frames[:8]]
+        if len(self.frames) > 8:
+            lines.append(f"… {len(self.frames) - 8} more: .summary(), .df, .ladder()")
+        return card(f"SessionLog {label}", rows, status=status, extra=code_block("\n".join(lines)))
+
     @property
     def df(self) -> pd.DataFrame:
         """The records to read: ``seq`` as the index, ``time`` (tz-aware wall clock), role,
@@ -272,11 +305,23 @@ class SessionLog(Sequence[Frame]):
         )
 
     def plot_balances(self) -> Any:
-        """Balance change per account over rounds (matplotlib figure)."""
-        from chan_nb.recording.balances import balance_points
+        """Each participant's balance change over rounds, labelled by role (a matplotlib
+        figure, shown once as a cell's value; ``fig.savefig(...)`` to keep it)."""
+        from chan_nb.recording.balances import account_roles, balance_points
         from chan_nb.recording.diagram import balances_figure
 
-        return balances_figure(balance_points(self.frames), title=self.name or self.title)
+        return balances_figure(
+            balance_points(self.frames),
+            names=account_roles(self.frames),
+            title=self.name or self.title,
+        )
+
+    def plot_latency(self) -> Any:
+        """How long each operation took, start to outcome (a matplotlib figure); without
+        clocks (published logs) the number of records it took instead."""
+        from chan_nb.recording.diagram import latency_figure
+
+        return latency_figure(self.operations(), title=self.name or self.title)
 
     # -- export ----------------------------------------------------------------------
     def to(self, format: str) -> str:
