@@ -21,6 +21,10 @@ CODE_BG: Final = "var(--jp-cell-editor-background, #f7f7f7)"
 GOOD: Final = "var(--jp-success-color1, #2a8a2a)"
 WARN: Final = "var(--jp-warn-color1, #c77700)"
 BAD: Final = "var(--jp-error-color1, #c62828)"
+ACCENT: Final = "var(--jp-brand-color1, #1f6fb4)"
+#: A row to look at (an error, a conflict, a changed balance): a translucent amber that
+#: reads on a light and on a dark background alike, the text keeping the theme's colour.
+MARK: Final = "rgba(255, 179, 0, 0.28)"
 
 
 def amount(value: int | None) -> str:
