@@ -19,6 +19,9 @@ import sys
 from collections.abc import Sequence
 
 from chan_nb import commands
+from chan_nb.errors import one_line
+
+__all__ = ["build_parser", "main", "one_line"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,23 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chan-nb {args.command}: {one_line(exc)}", file=sys.stderr)
         return 1
     return result
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one line: chan_nb's own errors and OS errors say what is wrong; any
-    other is a defect, so the line says how to see the traceback and report it."""
-    from chan_nb.errors import ChanNbError
-
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    if isinstance(exc, ChanNbError):
-        return text
-    if isinstance(exc, OSError):
-        where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror or text}"
-    return (
-        f"unexpected {type(exc).__name__}: {text[:200]} "
-        "(a chan_nb bug: rerun with --debug for the traceback and report it)"
-    )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ EXPECTED: dict[str, list[str]] = {
         r"69999999999998",  # the balance after the one-aetto transfer
         r"#62 responder\[5\] <- error",  # the replay loop's last stop
         r"(recordings in|No published recordings found)",
+        r"\d+ recordings in .*, \d+ audit ok",  # load_many / audit_many
+        r"last_round",  # the DuckDB query over the Parquet dataset
     ],
     "04_conflicts_and_reconnects.ipynb": [
         r"initiator: ChannelConflict: .*conflict 2 'conflict', channel stays at round 1",

@@ -18,7 +18,7 @@ def read_or_report(
 
     Any failure of one file is reported and the caller goes on with the next; an error
     that is not chan_nb's own or the OS's is a defect, and the line says so."""
-    from chan_nb.cli import one_line
+    from chan_nb.errors import one_line
     from chan_nb.recording import load
 
     try:

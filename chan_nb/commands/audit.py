@@ -27,8 +27,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from chan_nb.audit import audit_frames
-    from chan_nb.cli import one_line
     from chan_nb.commands._files import no_recordings, read_or_report
+    from chan_nb.errors import one_line
     from chan_nb.recording.formats import find_recordings
 
     files = find_recordings(args.paths)

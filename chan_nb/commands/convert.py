@@ -36,8 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chan_nb.cli import one_line
     from chan_nb.commands._files import read_or_report
+    from chan_nb.errors import one_line
 
     fmt: str = args.to
     paths: list[Path] = args.paths
