@@ -92,8 +92,8 @@ def session_names(paths: Sequence[Path]) -> list[str]:
 def load_many(
     paths: Iterable[str | Path], *, strict: bool = True, progress: bool | None = True
 ) -> pd.DataFrame:
-    """Read every recording under ``paths`` (files, or folders searched for *.md, *.txt,
-    *.jsonl): one row per session with its counts and operation outcomes, the
+    """Read every recording under ``paths`` (files, or folders searched for ``*.md``,
+    ``*.txt``, ``*.jsonl``): one row per session with its counts and operation outcomes, the
     :class:`SessionLog` in ``log`` — or, for a file that cannot be read, ``problem`` saying
     why and ``log`` None."""
     import pandas as pd

@@ -178,7 +178,8 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
 
 
 def find_recordings(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named directly, plus the recordings (*.md, *.txt, *.jsonl) under named folders."""
+    """Files named directly, plus the recordings (``*.md``, ``*.txt``, ``*.jsonl``) under named
+    folders."""
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():

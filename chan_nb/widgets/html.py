@@ -76,7 +76,9 @@ def table(
             else ""
         )
         cells = "".join(
-            f"<td style='padding:2px 8px;font-family:monospace'>{escape(cell)}</td>" for cell in row
+            f"<td style='padding:2px 8px;font-family:monospace;white-space:nowrap'>"
+            f"{escape(cell)}</td>"
+            for cell in row
         )
         body.append(f"<tr{tint}>{cells}</tr>")
     return (

@@ -29,6 +29,8 @@ STYLESHEET: Final = """
   width: auto; height: auto; margin: 0; padding: 0 0 0 4px; line-height: normal; flex: 0 0 auto;
 }
 .chan-nb-panel .widget-toggle-buttons .widget-toggle-button { min-width: max-content; }
+/* the two participants' cards side by side (their ids break inside), stacked when narrow */
+.chan-nb-panel .chan-nb-cards { flex-wrap: nowrap; }
 .chan-nb-panel .widget-button:disabled, .chan-nb-replay .widget-button:disabled {
   opacity: 0.45;
 }
@@ -41,6 +43,7 @@ STYLESHEET: Final = """
   .chan-nb-replay .chan-nb-stage > .widget-vbox {
     flex: 1 1 100% !important; min-width: 0 !important;
   }
+  .chan-nb-panel .chan-nb-cards { flex-wrap: wrap; }
   .chan-nb-panel .chan-nb-cards > .widget-html { flex: 1 1 100% !important; }
 }
 """
