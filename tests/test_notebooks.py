@@ -34,6 +34,7 @@ EXPECTED: dict[str, list[str]] = {
         r"responder: open round 2 \| same fsm: ba_",
         r"round 3\n\s+initiator:\s+69,999,999,997,498\n\s+responder:\s+40,000,000,002,502",
         r"<Ladder initiator \| node \| responder",
+        r"<SessionLog tap: \d+ records \| (initiator|responder):\d+ (initiator|responder):\d+",
         r"chan_nb channel panel",
     ],
     "02_seed_session_reproduced.ipynb": [
