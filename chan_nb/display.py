@@ -63,8 +63,8 @@ def card(
     body = "".join(
         f"<tr><th style='text-align:left;padding:1px 10px 1px 0;color:{MUTED};"
         f"font-weight:normal;vertical-align:top'>{escape(key)}</th>"
-        f"<td style='padding:1px 0;font-family:var(--jp-code-font-family, monospace);"
-        f"word-break:break-all'>{value}</td></tr>"
+        f"<td style='text-align:left;padding:1px 0;"
+        f"font-family:var(--jp-code-font-family, monospace);word-break:break-all'>{value}</td></tr>"
         for key, value in rows
     )
     return (
@@ -86,7 +86,8 @@ def rows_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     body = "".join(
         "<tr>"
         + "".join(
-            f"<td style='padding:1px 8px;font-family:var(--jp-code-font-family, monospace)'>"
+            f"<td style='text-align:left;padding:1px 8px;"
+            f"font-family:var(--jp-code-font-family, monospace)'>"
             f"{escape(cell)}</td>"
             for cell in row
         )
