@@ -157,6 +157,34 @@ class AuditReport:
             for v in self.contract_rounds
         ]
 
+    def __repr__(self) -> str:
+        return f"<AuditReport {self.line()}>"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from chan_nb.display import BAD, GOOD, badge, card, rows_table
+
+        status = badge("ok", GOOD) if self.ok else badge(f"{len(self.problems)} problems", BAD)
+        rows = [
+            ("network", escape(self.network_id or "?")),
+            ("txs", str(self.txs)),
+            ("signatures", f"{self.signatures_ok} ok, {self.signatures_bad} bad"),
+            ("state hashes", f"{self.state_hashes_ok} ok, {self.state_hashes_bad} bad"),
+            ("channel ids", f"{self.count('channel_id', True)} ok"),
+        ]
+        shown = self.problems[:20]
+        extra = ""
+        if shown:
+            cells = [
+                [str(f.seq), "" if f.line is None else str(f.line), f.role, f.check, f.detail]
+                for f in shown
+            ]
+            extra = rows_table(["seq", "line", "role", "check", "problem"], cells)
+            if len(self.problems) > len(shown):
+                extra += f"<div>… {len(self.problems) - len(shown)} more (.problems)</div>"
+        return card(f"audit of {self.source}", rows, status=status, extra=extra)
+
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per finding (for a DataFrame)."""
         return [

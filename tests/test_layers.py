@@ -20,20 +20,21 @@ DOC = ROOT / "docs" / "architecture.md"
 #: layer -> the layers it may import (its own modules always). A layer is the first
 #: name under ``chan_nb`` (``chan_nb.codec.txs`` is in ``codec``; ``chan_nb.audit`` is
 #: ``audit``). Layers not listed here (the package itself, cli, commands) may import any.
+#: ``display`` (HTML building, imports nothing of ours) is a base any layer may use.
+BASE: frozenset[str] = frozenset({"errors", "display"})
 ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
+    "display": frozenset(),
     "ws_write": frozenset(),
-    "codec": frozenset({"errors"}),
-    "protocol": frozenset({"codec", "errors"}),
-    "audit": frozenset({"codec", "errors", "protocol"}),
-    "recording": frozenset({"codec", "errors", "protocol", "audit"}),
-    "node": frozenset({"codec", "errors", "protocol", "ws_write"}),
-    "client": frozenset({"codec", "errors", "protocol", "recording", "ws_write"}),
-    "replay": frozenset({"client", "node", "codec", "errors", "protocol", "recording"}),
-    "scenarios": frozenset({"client", "node", "codec", "errors", "protocol", "recording"}),
-    "widgets": frozenset(
-        {"client", "node", "codec", "errors", "protocol", "recording", "replay", "audit"}
-    ),
+    "codec": BASE,
+    "protocol": BASE | {"codec"},
+    "audit": BASE | {"codec", "protocol"},
+    "recording": BASE | {"codec", "protocol", "audit"},
+    "node": BASE | {"codec", "protocol", "ws_write"},
+    "client": BASE | {"codec", "protocol", "recording", "ws_write"},
+    "replay": BASE | {"client", "node", "codec", "protocol", "recording"},
+    "scenarios": BASE | {"client", "node", "codec", "protocol", "recording"},
+    "widgets": BASE | {"client", "node", "codec", "protocol", "recording", "replay", "audit"},
 }
 #: layers whose internals no other layer may reach: importers use the package's
 #: ``__init__`` names only (``from chan_nb.node import EmbeddedNode``)

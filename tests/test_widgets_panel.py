@@ -57,7 +57,8 @@ async def test_open_shows_round_balances_and_ids_per_role(panel: ChannelPanel) -
     assert panel.runner.is_running("open")
     assert panel.open_button.disabled
     await panel.idle()
-    assert not panel.open_button.disabled
+    assert panel.open_button.tooltip == "the channel is open already"  # still disabled
+    assert not panel.transfer_button.disabled and not panel.shutdown_button.disabled
     assert last_notice(panel).startswith("ok open: channel open at round 1: ch_")
     for role, session in panel.sessions.items():
         card = panel.cards[role].value
@@ -177,8 +178,10 @@ async def test_message_leave_reestablish_shutdown(panel: ChannelPanel) -> None:
     panel.shutdown_button.click()
     await panel.idle()
     assert last_notice(panel).startswith("ok shutdown: closed mutually by responder: tx_")
-    for role in ("initiator", "responder"):  # after the close the node ends both FSMs
-        assert ">died</b> · no socket" in panel.cards[role].value
+    for role in ("initiator", "responder"):  # the node ends both FSMs: closed, not "died"
+        assert ">closed</b> · no socket" in panel.cards[role].value
+    assert all(button.disabled for button in panel.actions.values())  # nothing can be done
+    assert panel.transfer_button.tooltip.startswith("the channel is closed")
 
 
 async def test_manual_signing_shows_requests_to_approve_or_reject(panel: ChannelPanel) -> None:

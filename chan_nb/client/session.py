@@ -313,6 +313,11 @@ class Session:
             f"round={self.round} channel={self.channel_id}>"
         )
 
+    def _repr_html_(self) -> str:
+        from chan_nb.client.display import session_html
+
+        return session_html(self)
+
     # -- connecting ----------------------------------------------------------------------------
     async def connect(self, timeout: float | None = None) -> ev.Info:
         """Open a socket with the channel terms and wait for ``fsm_up`` (not for the channel)."""

@@ -46,6 +46,19 @@ class _Channel:
     proposals: dict[int, list[Any]] = field(default_factory=dict)
 
 
+def account_roles(frames: Sequence[Frame]) -> dict[str, str]:
+    """``ak_`` -> role name, from the channel terms in the open URLs (which name both
+    participants), so that tables and plots can say "initiator" instead of an id."""
+    names: dict[str, str] = {}
+    for frame in frames:
+        if frame.direction is Direction.OPEN and frame.params is not None:
+            for role in ("initiator", "responder"):
+                account = frame.params.get(f"{role}_id")
+                if account:
+                    names.setdefault(account, role)
+    return names
+
+
 def balance_points(frames: Sequence[Frame]) -> list[BalancePoint]:
     """Balances over the session (see the module docstring), in record order."""
     replies = {

@@ -11,6 +11,8 @@ offers its names.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 from chan_nb.errors import DecodeError
 from chan_nb.recording.jsonl import looks_jsonl, read_jsonl, write_jsonl
 from chan_nb.recording.markdown import read_markdown, write_markdown
-from chan_nb.recording.reading import Reading
+from chan_nb.recording.reading import Reading, check_frames
 from chan_nb.recording.rendered import read_rendered, title_for, write_rendered
 
 if TYPE_CHECKING:
@@ -108,8 +110,8 @@ def sniff(path: str | Path | None = None, text: str | None = None) -> Format:
     if text is None:
         if path is None:
             raise ValueError("sniff needs a path or a text")
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read(4096)
+        with open(path, "rb") as handle:
+            text = handle.read(4096).decode("utf-8", errors="replace")
     for fmt, spec in FORMATS.items():
         if spec.looks is not None and spec.looks(text):
             return fmt
@@ -127,7 +129,7 @@ def loads(
     """A session from text in a text format (sniffed when ``format`` is None)."""
     fmt = Format(format) if format is not None else sniff(text=text)
     reading = _read_text(text, fmt, source, strict, decode_txs)
-    return _session(reading, source, None)
+    return _session(check_frames(reading, source, strict), source, None)
 
 
 def load(
@@ -137,17 +139,33 @@ def load(
     format: Format | str | None = None,
     decode_txs: bool = True,
 ) -> SessionLog:
-    """Read a recording from ``path`` in any supported form (sniffed when not given)."""
+    """Read a recording from ``path`` in any supported form (sniffed when not given).
+
+    Every problem with the content raises :class:`DecodeError` naming ``path:line``
+    (text that is not UTF-8 included); with ``strict=False`` the readable part is
+    returned and ``log.problems`` lists the rest. A missing file raises OSError."""
     path = Path(path)
     fmt = Format(format) if format is not None else sniff(path)
     if fmt in TEXT_FORMATS:
-        text = path.read_text(encoding="utf-8")
+        text = _utf8(path.read_bytes(), str(path))
         reading = _read_text(text, fmt, str(path), strict, decode_txs)
     else:
         from chan_nb.recording.table import read_table
 
         reading = read_table(path, fmt.value, strict=strict, decode_txs=decode_txs)
-    return _session(reading, str(path), path.stem)
+    return _session(check_frames(reading, str(path), strict), str(path), path.stem)
+
+
+def _utf8(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start]
+        raise DecodeError(
+            f"expected UTF-8 text, found byte 0x{byte:02x} (is this a recording?)",
+            f"{source}:{line}",
+        ) from None
 
 
 def _read_text(text: str, fmt: Format, source: str, strict: bool, decode_txs: bool) -> Reading:
@@ -182,11 +200,29 @@ def save(log: SessionLog, path: str | Path, format: Format | str | None = None) 
         raise ValueError(f"cannot tell the format of {path.name} (suffixes {known}); pass format=")
     fmt = Format(format) if format is not None else sniff(path, text="")
     if fmt in TEXT_FORMATS:
-        path.write_text(dumps(log, fmt), encoding="utf-8")
+        data = dumps(log, fmt).encode("utf-8")
+        write_atomic(path, lambda target: target.write_bytes(data))
     else:
         from chan_nb.recording.table import write_table
 
-        write_table(log.frames, path, fmt.value)
+        write_atomic(path, lambda target: write_table(log.frames, target, fmt.value))
+    return path
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Run ``write(tmp)`` on a temporary file next to ``path``, then rename it over ``path``:
+    readers see the old file or the whole new one, never a part, and a failed write leaves
+    the old file as it was."""
+    path = Path(path)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -321,7 +321,7 @@ def _derive_open(url: str, out: dict[str, Any], decode_txs: bool) -> None:
 def _derive_frame(direction: Direction, raw: str, out: dict[str, Any], decode_txs: bool) -> None:
     try:
         message = _parse_json(raw) if raw[:1] in "{[" else json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
+    except (ValueError, RecursionError):  # nested too deep: the readers report it by line
         out["kind"] = Kind.INVALID
         return
     out["message"] = message

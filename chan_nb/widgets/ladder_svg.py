@@ -67,6 +67,8 @@ def ladder_svg(
             for what, color in COLORS.items()
         ),
         "</defs>",
+        # a paper of its own, like a figure: the colours read in light and dark themes
+        f'<rect width="{width}" height="{height}" rx="4" fill="#fff"/>',
     ]
     for lane, pos in x.items():
         out.append(

@@ -24,6 +24,7 @@ from chan_nb.client.policy import SigningPolicy
 from chan_nb.errors import ChanNbError
 from chan_nb.widgets import panel_view as view
 from chan_nb.widgets.actions import ActionRunner
+from chan_nb.widgets.theme import style_widget
 
 if TYPE_CHECKING:
     from chan_nb.client.session import Session
@@ -174,6 +175,8 @@ class ChannelPanel:
         self.signing.observe(self._on_signing, names="value")
         for control in (self.frame_filter, self.frame_search, self.frame_count):
             control.observe(lambda _change: self._draw_frames(), names="value")
+        for control in (self.who, self.direction):  # what the buttons can do depends on them
+            control.observe(lambda _change: self.refresh(), names="value")
 
         self.signing_box = w.VBox(
             [
@@ -181,6 +184,8 @@ class ChannelPanel:
                 for r in ROLES
             ]
         )
+        cards = w.HBox([self.cards["initiator"], self.cards["responder"]])
+        cards.add_class("chan-nb-cards")
         self.widget = w.VBox(
             [
                 self.title,
@@ -189,11 +194,12 @@ class ChannelPanel:
                 w.HBox([self.amount, self.direction, self.transfer_button]),
                 w.HBox([self.message_text, self.message_button]),
                 w.HBox([self.who, self.disconnect_button, self.reconnect_button]),
-                w.HBox([self.cards["initiator"], self.cards["responder"]]),
+                cards,
                 self.signing_box,
                 self.notices,
                 w.HBox([self.frame_filter, self.frame_search, self.frame_count]),
                 self.frames,
+                style_widget(),
             ]
         )  # fmt: skip
         self.widget.add_class("chan-nb-panel")
@@ -339,8 +345,12 @@ class ChannelPanel:
             "flex" if self.signing.value == "manual" or any(s.pending for s in snaps.values())
             else "none"
         )  # fmt: skip
+        payer = DIRECTIONS[str(self.direction.value)][0]
+        blocked = view.unavailable(snaps, str(self.who.value), payer)
         for name, button in self.actions.items():
-            button.disabled = self.runner.is_running(name)
+            reason = "running" if self.runner.is_running(name) else blocked.get(name)
+            button.disabled = reason is not None
+            button.tooltip = reason or ""
         self.notices.value = view.notices_html(self.runner.notices, list(self.runner.running))
         self._draw_frames()
 
