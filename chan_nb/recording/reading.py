@@ -73,7 +73,8 @@ def check_frames(reading: Reading, source: str, strict: bool) -> Reading:
     for index, frame in enumerate(frames):
         line = frame.line or frame.seq
         if frame.size > MAX_RECORDED_FRAME_BYTES:
-            sink.report(line, f"a frame of at most {MAX_RECORDED_FRAME_BYTES} bytes", f"{frame.size} bytes")
+            limit = f"a frame of at most {MAX_RECORDED_FRAME_BYTES} bytes"
+            sink.report(line, limit, f"{frame.size} bytes")
         elif frame.kind is Kind.INVALID:
             if _too_deep(frame.raw):
                 sink.report(line, f"JSON nested at most {MAX_JSON_DEPTH} deep", _head(frame.raw))
