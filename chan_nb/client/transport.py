@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from websockets.exceptions import ConnectionClosed as SocketClosed
 
 from chan_nb.client.errors import ConnectionLost
-from chan_nb.ws_write import write_now
+from chan_nb.ws_write import ClientLink, write_now
 
 if TYPE_CHECKING:
     from chan_nb.node import EmbeddedNode
@@ -49,9 +49,7 @@ class WebSocketConnection:
     """A ``websockets`` client connection seen as a :class:`Connection`."""
 
     def __init__(self, ws: object) -> None:
-        from websockets.asyncio.client import ClientConnection
-
-        assert isinstance(ws, ClientConnection)
+        assert isinstance(ws, ClientLink)
         self._ws = ws
         self._closing = False
 
@@ -77,7 +75,7 @@ class WebSocketConnection:
 
 
 class WebSocketTransport:
-    """Real sockets (``websockets.asyncio.client``), to the embedded node or a real one.
+    """Real sockets (websockets' Sans-I/O client, :mod:`chan_nb.ws_write`), to any node.
 
     WebSocket-level pings (every ``ping_interval`` seconds) keep the node's idle timer
     (60 s) from closing a quiet socket, without adding JSON-RPC frames to recordings.
@@ -88,8 +86,9 @@ class WebSocketTransport:
         self.ping_interval = ping_interval
 
     async def connect(self, url: str) -> Connection:
-        from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidURI
+
+        from chan_nb.ws_write import connect
 
         try:
             ws = await connect(
@@ -97,7 +96,6 @@ class WebSocketTransport:
                 open_timeout=self.open_timeout,
                 ping_interval=self.ping_interval,
                 max_size=None,
-                compression=None,
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             raise ConnectionLost(f"cannot open {_short_url(url)}: {exc}") from None
