@@ -257,6 +257,11 @@ class EmbeddedNode:
             raise RuntimeError("the node is not started")
         return f"ws://{self.host}:{self.port}{CHANNEL_PATH}"
 
+    @property
+    def socket_count(self) -> int:
+        """Open TCP connections (handshaking, open or closing)."""
+        return len(self._links)
+
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> EmbeddedNode:
         self._loop = asyncio.get_running_loop()
