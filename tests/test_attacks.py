@@ -521,3 +521,20 @@ async def open_pair_with(
     initiator.start()
     await asyncio.wait_for(asyncio.gather(initiator.opened(), responder.opened()), 10)
     return initiator, responder
+
+
+async def test_a_silent_socket_is_closed_after_the_idle_timeout() -> None:
+    """cowboy's idle timeout: nothing from the client that long → close 1000 (§3.2).
+
+    Without the bystander: its clients are silent between steps too, and would be closed.
+    """
+    config = NodeConfig(**{**LIMITS.__dict__, "idle_timeout": 0.3})
+    async with EmbeddedNode(port=0, config=config) as node:
+        ikey, rkey = Keypair.generate(), Keypair.generate()
+        params = connect_params(ikey, rkey, "responder", port=44000)
+        async with connect(_url(node, params), ping_interval=None) as ws:
+            await _recv_json(ws)  # fsm_up, then nothing from this client
+            with pytest.raises(ConnectionClosed):
+                await _recv_json(ws, limit=RECOVERY_S)
+            assert ws.close_code == 1000
+        await _until(lambda: not node.core.fsms and not node.socket_count, "all gone")
