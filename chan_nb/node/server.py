@@ -1,11 +1,14 @@
 """The embedded node's I/O: a WebSocket server at ``/channel`` over the pure core.
 
 :class:`EmbeddedNode` runs a :class:`~chan_nb.node.core.NodeCore` on the
-current asyncio loop: one task per socket reads frames into the core, one
-writer task per socket sends what the core emits (so a slow reader never
-holds up another channel), and a timer task fires FSM timers and produces
-blocks. ``async with EmbeddedNode() as node:`` starts it on an ephemeral port
-(``node.url``); ``node.connect_memory(query)`` gives a socket-free connection.
+current asyncio loop. Each socket is a :class:`~chan_nb.ws_write.ServerLink`
+(websockets' Sans-I/O protocol on an asyncio transport, no task per socket): a
+message goes to the core where it is parsed, what the core emits is written at once,
+one write per socket per step. A slow reader never holds up another channel: its
+output waits in its own transport buffer, bounded by the config's output limits
+(:class:`_NodeSocket`). One loop timer fires FSM timers and produces blocks.
+``async with EmbeddedNode() as node:`` starts it on an ephemeral port (``node.url``);
+``node.connect_memory(query)`` gives a socket-free connection.
 """
 
 from __future__ import annotations
