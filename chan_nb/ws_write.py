@@ -107,6 +107,9 @@ class Link(asyncio.Protocol):
     def writing_state_changed(self) -> None:
         """:attr:`writing_paused` changed."""
 
+    def pong(self) -> None:
+        """A pong arrived."""
+
     # -- sending ------------------------------------------------------------------------------
     @property
     def is_open(self) -> bool:
@@ -201,7 +204,9 @@ class Link(asyncio.Protocol):
             if frame.fin:
                 data, self._parts = b"".join(self._parts), []
                 self._deliver(self._text, data)
-        # ping, pong and close frames are websockets' business (it answers them)
+        elif opcode is Opcode.PONG:
+            self.pong()
+        # pings and close frames are websockets' business (it answers them)
 
     def _deliver(self, text: bool, data: bytes) -> None:
         # messages that came before the peer's close frame are delivered (in order),
@@ -258,10 +263,13 @@ class ClientLink(Link):
         ws: ClientProtocol,
         *,
         ping_interval: float | None,
+        ping_timeout: float | None = 20.0,
         close_timeout: float = 10.0,
     ) -> None:
         super().__init__(ws, close_timeout=close_timeout)
         self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self._awaiting_pong: asyncio.TimerHandle | None = None
         self.opening: asyncio.Future[None] = self.loop.create_future()
         self._inbox: collections.deque[str | bytes] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -301,8 +309,9 @@ class ClientLink(Link):
 
     def closed(self) -> None:
         self._pump()
-        if self._pinger is not None:
-            self._pinger.cancel()
+        for timer in (self._pinger, self._awaiting_pong):
+            if timer is not None:
+                timer.cancel()
         if not self.opening.done():
             self.opening.set_exception(
                 ConnectionError("the connection closed during the handshake")
@@ -373,12 +382,23 @@ class ClientLink(Link):
             self._pinger = self.loop.call_later(self.ping_interval, self._ping)
 
     def _ping(self) -> None:
-        # a WebSocket ping keeps the node's idle timer from closing a quiet socket;
-        # the pong is websockets' to read (no JSON-RPC frame in any recording)
+        # a WebSocket ping keeps the node's idle timer from closing a quiet socket (no
+        # JSON-RPC frame in any recording); no pong within ping_timeout: the peer is gone
         if self.is_open:
             self.ws.send_ping(os.urandom(4))
             self.flush()
+            if self.ping_timeout is not None and self._awaiting_pong is None:
+                self._awaiting_pong = self.loop.call_later(self.ping_timeout, self._no_pong)
             self._arm_ping()
+
+    def pong(self) -> None:
+        if self._awaiting_pong is not None:
+            self._awaiting_pong.cancel()
+            self._awaiting_pong = None
+
+    def _no_pong(self) -> None:
+        self._awaiting_pong = None
+        self.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
 
 
 async def connect(
@@ -386,6 +406,7 @@ async def connect(
     *,
     open_timeout: float | None = 10.0,
     ping_interval: float | None = 20.0,
+    ping_timeout: float | None = 20.0,
     max_size: int | None = None,
     close_timeout: float = 10.0,
 ) -> ClientLink:
@@ -400,7 +421,12 @@ async def connect(
     protocol = ClientProtocol(uri, max_size=max_size)
 
     def factory() -> ClientLink:
-        return ClientLink(protocol, ping_interval=ping_interval, close_timeout=close_timeout)
+        return ClientLink(
+            protocol,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+        )
 
     async def opening() -> ClientLink:
         _, link = await loop.create_connection(
