@@ -130,6 +130,9 @@ class _NodeSocket(ServerLink):
         if not self.closing:
             self.closing = True
             self.send_close(code)
+            # read again (websockets discards the data) so that the client's close
+            # frame is seen and the handshake ends now, not at close_timeout
+            self.pause("blocked", False)
 
     def cut(self) -> None:
         """After the frames already queued, close the TCP connection with no close frame."""
