@@ -34,7 +34,7 @@ from chan_nb.codec import encoding, signing, txs
 from chan_nb.codec.keys import Keypair
 from chan_nb.errors import DecodeError
 from chan_nb.node import EmbeddedNode
-from chan_nb.node.core import Close, NodeCore, Send
+from chan_nb.node.core import Action, Close, NodeCore, Send
 from chan_nb.node.memory import ConnectionClosed, MemoryConnection
 from chan_nb.protocol import frames, methods
 from chan_nb.recording import Direction, load
@@ -134,13 +134,14 @@ class Harness:
     closed: set[int] = field(default_factory=set)
     _next: int = 1
 
-    def _run(self, actions: list[Send | Close]) -> None:
+    def _run(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, Send):
                 decoded = json.loads(action.text)
                 self.inbox[action.conn_id].append(decoded)
-            else:
+            elif isinstance(action, Close):
                 self.closed.add(action.conn_id)
+            # Pause: flow control of a socket, nothing a harness without one sees
 
     def connect(self, query: dict[str, Any] | str) -> int:
         conn = self._next

@@ -10,9 +10,13 @@ the balances — or, when the cut came before the channel existed, neither has a
 The whole matrix runs over in-memory connections (the node ends them as it would a
 socket: the client reads ``closed by the node``) and again over real loopback sockets
 (the node drops the TCP connection), every case on its own node and all of a flow's
-cases at once. FSM timers are short
-(``timeout_sign``/``timeout_accept``) so a round whose sign request was lost rolls back
-quickly, as it would on a real node after its timers.
+cases at once. A round whose sign request was lost rolls back when its FSM timer
+(``timeout_sign``/``timeout_accept`` …) fires. Those timers are long (30 s), so that no
+timer fires during a step on a busy machine — a 300 ms ``timeout_accept`` once ended an
+initiator's FSM while its responder's socket was still connecting, and the open saw
+ConnectionLost — and the test fires them itself (``EmbeddedNode.expire_timers``) once
+the cut happened and the flow step is over: what a timer does does not depend on when
+it fires, so the outcome no longer depends on the machine's speed.
 """
 
 from __future__ import annotations
@@ -42,22 +46,28 @@ from chan_nb.node.fsm import State
 
 pytestmark = pytest.mark.slow
 
-#: seconds a flow step may take before the client gives up (typed Timeout)
+#: seconds a flow step may take before the client gives up (typed Timeout): a step
+#: stuck on a lost signature ends this way (its FSM timer has not fired yet)
 STEP_TIMEOUT = 2.0
-#: FSM timers (ms): a round stuck on a lost signature rolls back after this
-FSM_TIMERS = {"sign": 300, "accept": 300, "funding_create": 600, "funding_sign": 600}
+#: the bound on steps that must succeed however busy the machine: the open a case
+#: starts from (no fault yet), and the recovery and queries after the cut
+MUST_TIMEOUT = 60.0
+#: FSM timers (ms), fired by the test (expire_timers) rather than by the clock
+FSM_TIMERS = {"sign": 30_000, "accept": 30_000, "funding_create": 30_000, "funding_sign": 30_000}
+#: expire_timers window (s): the timers above, never idle (600 s) or funding_lock (360 s)
+EXPIRE_WITHIN = 31.0
 AMOUNT = 10**15
 
 Flow = Callable[[Session, Session], Awaitable[object]]
 
 
-async def _open(i: Session, r: Session) -> object:
-    await i.connect(STEP_TIMEOUT)
-    await r.connect(STEP_TIMEOUT)
-    return await asyncio.gather(_opened(i), _opened(r))
+async def _open(i: Session, r: Session, timeout: float = STEP_TIMEOUT) -> object:
+    await i.connect(timeout)
+    await r.connect(timeout)
+    return await asyncio.gather(_opened(i, timeout), _opened(r, timeout))
 
 
-async def _opened(s: Session) -> object:
+async def _opened(s: Session, timeout: float = STEP_TIMEOUT) -> object:
     """Wait for the open on the socket we have.
 
     ``open()`` on a cut session would start a fresh channel, and it misses an open that
@@ -66,7 +76,7 @@ async def _opened(s: Session) -> object:
     """
     if not s.connected:
         raise ConnectionLost(f"{s.role}: the socket was cut during the open")
-    return await s.wait_open(STEP_TIMEOUT)
+    return await s.wait_open(timeout)
 
 
 async def _transfer(i: Session, r: Session) -> object:
@@ -138,7 +148,7 @@ async def _steps(flow: str) -> list[FrameInfo]:
         i, r = _pair(node, sockets=False)
         try:
             if flow != "open":
-                await _open(i, r)
+                await _open(i, r, MUST_TIMEOUT)
             node.faults.trace = True
             await FLOWS[flow](i, r)
             await asyncio.sleep(0.05)  # late notifications belong to the flow too
@@ -178,13 +188,13 @@ async def _recover(s: Session) -> None:
     if s.connected or channel_id is None or s.status is Status.CLOSED:
         return
     try:
-        await s.reconnect(timeout=STEP_TIMEOUT)  # the session knows (or derives) its channel
+        await s.reconnect(timeout=MUST_TIMEOUT)  # the session knows (or derives) its channel
         return
     except ClientError:
         pass
     with contextlib.suppress(ClientError):
         await s.close()
-        await s.reestablish(channel_id=channel_id, timeout=STEP_TIMEOUT)
+        await s.reestablish(channel_id=channel_id, timeout=MUST_TIMEOUT)
 
 
 def _live_fsms(node: EmbeddedNode) -> list[State]:
@@ -215,6 +225,7 @@ TOTAL_CHANGE = {"open": 0, "transfer": 0, "deposit": 1000, "withdraw": -500, "sh
 
 async def _agreement(node: EmbeddedNode, flow: str, i: Session, r: Session, total: int) -> str:
     """Check that both sides and the node agree; returns what they agree on."""
+    node.expire_timers(EXPIRE_WITHIN)  # rounds stuck on the lost frame roll back now
     await _settle(node)
     channel_id = _known_channel(i) or _known_channel(r)
     chain = None
@@ -233,13 +244,13 @@ async def _agreement(node: EmbeddedNode, flow: str, i: Session, r: Session, tota
         return "closed"
     for s in (i, r):
         await _recover(s)
-    si = await i.offchain_state(timeout=STEP_TIMEOUT)
-    sr = await r.offchain_state(timeout=STEP_TIMEOUT)
+    si = await i.offchain_state(timeout=MUST_TIMEOUT)
+    sr = await r.offchain_state(timeout=MUST_TIMEOUT)
     assert si.signed_tx and si.signed_tx == sr.signed_tx, "the two sides hold different states"
     node_round = _round_of(si.signed_tx)
     assert i.round == r.round == node_round, (i.round, r.round, node_round)
-    bi = await i.balances_of(timeout=STEP_TIMEOUT)
-    br = await r.balances_of(timeout=STEP_TIMEOUT)
+    bi = await i.balances_of(timeout=MUST_TIMEOUT)
+    br = await r.balances_of(timeout=MUST_TIMEOUT)
     assert bi == br and set(bi) == {i.address, r.address}, (bi, br)
     assert i.balances == r.balances == bi, "a client's own view differs from the node's"
     assert sum(bi.values()) in (total, total + TOTAL_CHANGE[flow]), (flow, bi, total)
@@ -270,7 +281,7 @@ async def _run_case(case: Case, sockets: bool = False) -> Outcome:
         total = i.params.initiator_amount + i.params.responder_amount
         try:
             if case.flow != "open":
-                await _open(i, r)
+                await _open(i, r, MUST_TIMEOUT)
             node.faults.cut(role=case.role, nth=case.step)
             error: str | None = None
             try:

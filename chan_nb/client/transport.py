@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from websockets.exceptions import ConnectionClosed as SocketClosed
 
 from chan_nb.client.errors import ConnectionLost
-from chan_nb.ws_write import write_now
+from chan_nb.ws_write import ClientLink, write_now
 
 #: Largest frame a session takes from a node (the real node's frames are at most a few
 #: hundred KB, contract bytecode included). A WebSocket refuses a bigger one before
@@ -66,9 +66,7 @@ class WebSocketConnection:
     """A ``websockets`` client connection seen as a :class:`Connection`."""
 
     def __init__(self, ws: object, max_size: int | None = MAX_FRAME_BYTES) -> None:
-        from websockets.asyncio.client import ClientConnection
-
-        assert isinstance(ws, ClientConnection)
+        assert isinstance(ws, ClientLink)
         self._ws = ws
         self._closing = False
         self._max_size = max_size
@@ -98,7 +96,7 @@ class WebSocketConnection:
 
 
 class WebSocketTransport:
-    """Real sockets (``websockets.asyncio.client``), to the embedded node or a real one.
+    """Real sockets (websockets' Sans-I/O client, :mod:`chan_nb.ws_write`), to any node.
 
     WebSocket-level pings (every ``ping_interval`` seconds) keep the node's idle timer
     (60 s) from closing a quiet socket, without adding JSON-RPC frames to recordings.
@@ -118,8 +116,9 @@ class WebSocketTransport:
         self.close_timeout = close_timeout
 
     async def connect(self, url: str) -> Connection:
-        from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidURI
+
+        from chan_nb.ws_write import connect
 
         try:
             ws = await connect(
@@ -128,7 +127,6 @@ class WebSocketTransport:
                 ping_interval=self.ping_interval,
                 max_size=self.max_size,
                 close_timeout=self.close_timeout,
-                compression=None,
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             raise ConnectionLost(f"cannot open {_short_url(url)}: {exc}") from None

@@ -22,7 +22,7 @@ def _funding(text: str) -> tuple[str, int]:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from chan_nb.commands._args import port_number
-    from chan_nb.node.config import DEFAULT_NETWORK_ID
+    from chan_nb.node.config import DEFAULT_NETWORK_ID, NodeConfig
 
     parser = sub.add_parser(
         "node",
@@ -83,13 +83,82 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PORT",
         help="allow responders only on these ports (repeatable; default: any port)",
     )
-    parser.add_argument(
+    defaults = NodeConfig()
+    limits = parser.add_argument_group(
+        "limits", "what one client may cost the node (defaults mirror the real node's)"
+    )
+    limits.add_argument(
         "--max-channels",
+        type=_limit,
+        default=defaults.max_channels,
+        help="refuse fresh FSMs beyond this many with −32603, as channels.max_count "
+        f"(default {defaults.max_channels}; 'none' = no limit)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=_limit,
+        default=defaults.max_connections,
+        help="close further sockets without a frame beyond this many "
+        f"(default {defaults.max_connections}; 'none' = no limit)",
+    )
+    limits.add_argument(
+        "--output-high-water",
         type=int,
-        default=None,
-        help="refuse new FSMs beyond this many (−32603, as the node's channel-count limit)",
+        default=defaults.output_high_water,
+        metavar="BYTES",
+        help="stop reading a client while this much output waits for it "
+        f"(default {defaults.output_high_water})",
+    )
+    limits.add_argument(
+        "--output-limit",
+        type=int,
+        default=defaults.output_limit,
+        metavar="BYTES",
+        help="close (1008) a client that lets this much output pile up "
+        f"(default {defaults.output_limit})",
+    )
+    limits.add_argument(
+        "--send-timeout",
+        type=float,
+        default=defaults.send_timeout,
+        metavar="SECONDS",
+        help="close (1008) a client that reads nothing for this long while output waits "
+        f"(default {defaults.send_timeout:g}, as ranch)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=_seconds_or_none,
+        default=defaults.idle_timeout,
+        metavar="SECONDS",
+        help="close (1000) a socket its client sent nothing on for this long "
+        f"(default {defaults.idle_timeout:g}, as cowboy; 'none' = never)",
+    )
+    limits.add_argument(
+        "--max-message-size",
+        type=int,
+        default=defaults.max_message_size,
+        metavar="BYTES",
+        help=f"close (1009) on a longer message (default {defaults.max_message_size})",
     )
     parser.set_defaults(func=run)
+
+
+def _limit(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'none', got {text!r}") from None
+
+
+def _seconds_or_none(text: str) -> float | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'none', got {text!r}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,17 +169,27 @@ def run(args: argparse.Namespace) -> int:
 
     from chan_nb.node import EmbeddedNode, NodeConfig
 
-    config = NodeConfig(
-        network_id=args.network_id,
-        create_tx_version=args.create_tx_version,
-        era=args.era,
-        block_interval=args.block_interval,
-        minimum_depth=args.minimum_depth,
-        auto_fund=not args.no_auto_fund,
-        funded=dict(args.fund),
-        responder_ports=frozenset(args.responder_port) if args.responder_port else None,
-        max_channels=args.max_channels,
-    )
+    try:
+        config = NodeConfig(
+            network_id=args.network_id,
+            create_tx_version=args.create_tx_version,
+            era=args.era,
+            block_interval=args.block_interval,
+            minimum_depth=args.minimum_depth,
+            auto_fund=not args.no_auto_fund,
+            funded=dict(args.fund),
+            responder_ports=frozenset(args.responder_port) if args.responder_port else None,
+            max_channels=args.max_channels,
+            max_connections=args.max_connections,
+            output_high_water=args.output_high_water,
+            output_limit=args.output_limit,
+            send_timeout=args.send_timeout,
+            idle_timeout=args.idle_timeout,
+            max_message_size=args.max_message_size,
+        )
+    except ValueError as exc:  # limits that contradict each other
+        print(f"chan-nb node: {exc}", file=sys.stderr)
+        return 2
 
     async def serve() -> None:
         stop = asyncio.Event()

@@ -49,8 +49,29 @@ class NodeConfig:
       ``ad_hoc_listen_ports`` off: a responder asking to listen on another port
       is refused with −32603 (``responder_port_not_allowed``). ``None`` (the
       node's default, ad hoc ports on) allows any port.
-    * ``max_channels`` — the node's channel-count limit: a new FSM beyond it is
-      refused with −32603 (``channel_count_limit_exceeded``). ``None``: no limit.
+    * ``max_channels`` — the node's ``channels.max_count`` (1000): a fresh FSM
+      beyond it is refused with −32603 (``channel_count_limit_exceeded``);
+      reestablishing FSMs are always admitted. Headless FSMs count (a kept-running
+      responder whose client left lives on, as on the node). ``None``: no limit.
+
+    Limits that keep one client from growing or stalling the node (the node's own
+    come from cowboy and ranch, disputes-and-current-node.md §3.1–§3.2):
+
+    * ``max_connections`` — sockets (and in-memory connections) at once; one more is
+      closed without a frame, as the node's ``too_many_ws_sockets``. ``None``: no limit.
+    * ``output_high_water`` — bytes queued for one client above which the node stops
+      reading that client (a client that sends but does not read meets TCP
+      back-pressure, as with the node's blocking send).
+    * ``output_limit`` — bytes queued for one client above which the node gives up on
+      it: close 1008, then the TCP connection is dropped ``close_timeout`` later.
+    * ``send_timeout`` — seconds a client may keep the queue above the high-water mark
+      (ranch's ``send_timeout``, 30 s), then the same close.
+    * ``idle_timeout`` — cowboy's idle timeout (60 s): a socket with no data from its
+      client that long is closed with 1000. ``None``: never.
+    * ``open_timeout`` — seconds a TCP connection may take to finish its WebSocket
+      handshake.
+    * ``close_timeout`` — seconds a closing socket may take before it is dropped.
+    * ``max_message_size`` — longest incoming message (bytes); longer closes with 1009.
     """
 
     network_id: str = DEFAULT_NETWORK_ID
@@ -65,7 +86,15 @@ class NodeConfig:
     close_delay: float = 0.002
     funded: dict[str, int] = field(default_factory=dict)  # ak_… -> balance at start
     responder_ports: frozenset[int] | None = None
-    max_channels: int | None = None
+    max_channels: int | None = 1000
+    max_connections: int | None = 1024
+    output_high_water: int = 256 * 1024
+    output_limit: int = 4 * 1024 * 1024
+    send_timeout: float = 30.0
+    idle_timeout: float | None = 60.0
+    open_timeout: float = 10.0
+    close_timeout: float = 1.0
+    max_message_size: int = 4 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.create_tx_version not in (1, 2):
@@ -76,6 +105,18 @@ class NodeConfig:
             raise ValueError("minimum_depth must be >= 0")
         if not self.network_id:
             raise ValueError("network_id must not be empty")
+        for name in ("max_channels", "max_connections"):
+            limit = getattr(self, name)
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be >= 1 or None")
+        if not 0 < self.output_high_water <= self.output_limit:
+            raise ValueError("need 0 < output_high_water <= output_limit")
+        if self.max_message_size < 1:
+            raise ValueError("max_message_size must be >= 1")
+        for name in ("send_timeout", "open_timeout", "close_timeout", "idle_timeout"):
+            seconds = getattr(self, name)
+            if seconds is not None and not seconds > 0:
+                raise ValueError(f"{name} must be > 0")
 
     @property
     def effective_era(self) -> Era:

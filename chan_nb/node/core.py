@@ -49,10 +49,30 @@ class Send:
 
 @dataclass(frozen=True)
 class Close:
+    """Close a socket: 1000 as the node's own stop, 1011 when its handler crashed."""
+
     conn_id: int
+    code: int = 1000
 
 
-Action = Send | Close
+#: WebSocket close code of a crashed handler (cowboy closes with it)
+HANDLER_CRASHED = 1011
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Stop (or resume) reading this client's frames: its handler waits on a postponed call.
+
+    The node's handler process does not read its socket while it is blocked in a call
+    to its FSM, so a client sending meanwhile meets TCP back-pressure instead of a
+    queue that grows in the node.
+    """
+
+    conn_id: int
+    paused: bool
+
+
+Action = Send | Close | Pause
 
 
 @dataclass
@@ -169,6 +189,20 @@ class NodeCore:
             self._mine_block(now)
         return self._finish(now)
 
+    def expire_timers(self, now: float, within: float) -> list[Action]:
+        """Fire now every FSM timer due within ``within`` seconds.
+
+        What a timer does does not depend on when it fires: tests use long timers (no
+        busy machine makes them fire early) and call this where the timer's effect is
+        what they look at, instead of waiting for it.
+        """
+        self._now = now
+        for machine in self._fsms:
+            if machine.alive and machine.deadline is not None and machine.deadline <= now + within:
+                machine.deadline = now
+                self._touch(machine)
+        return self.advance(now)
+
     def _touch(self, machine: ChannelFsm) -> None:
         """``machine`` ran an event: its timer may have moved."""
         self._touched[id(machine)] = machine
@@ -217,25 +251,37 @@ class NodeCore:
     def _set_blocked(
         self, handler: Handler, blocked: tuple[frames.Request, events.Call] | None
     ) -> None:
+        was = handler.blocked is not None
         handler.blocked = blocked
         if blocked is None:
             self._blocked.pop(handler.conn_id, None)
         else:
             self._blocked[handler.conn_id] = handler
+        if was != (blocked is not None) and not handler.closed:
+            self._actions.append(Pause(handler.conn_id, blocked is not None))
 
     # -- connections ------------------------------------------------------------------------
     def connect(self, conn_id: int, path_and_query: str, now: float) -> list[Action]:
         """A WebSocket was opened at ``path_and_query`` (``/channel?…``)."""
         self._now = now
+        full = self.config.max_connections is not None and (
+            len(self.handlers) >= self.config.max_connections
+        )
         handler = Handler(conn_id)
         self.handlers[conn_id] = handler
-        parsed = params_mod.parse(path_and_query)
-        if isinstance(parsed, Rejection):
-            self._reject(handler, parsed.reason)
-        elif isinstance(parsed, OpenParams):
-            self._open(handler, parsed, now)
-        else:
-            self._existing(handler, parsed, now)
+        if full:  # too_many_ws_sockets: closed without a frame
+            self._reject(handler, None)
+            return self._finish(now)
+        try:
+            parsed = params_mod.parse(path_and_query)
+            if isinstance(parsed, Rejection):
+                self._reject(handler, parsed.reason)
+            elif isinstance(parsed, OpenParams):
+                self._open(handler, parsed, now)
+            else:
+                self._existing(handler, parsed, now)
+        except Exception:  # a bug must cost this connection, never the node
+            self._handler_crashed(handler, now)
         return self._finish(now)
 
     def receive(self, conn_id: int, text: str | bytes, now: float) -> list[Action]:
@@ -244,11 +290,16 @@ class NodeCore:
         handler = self.handlers.get(conn_id)
         if handler is None or handler.closed or handler.rejected:
             return self._finish(now)
+        if not isinstance(text, str):
+            return self._finish(now)  # binary frames: the node's handler ignores them (§3.2)
         handler.received_frame = True
         if handler.blocked is not None:
-            handler.backlog_in.append(text if isinstance(text, str) else text.decode())
+            handler.backlog_in.append(text)
         else:
-            self._frame(handler, text, now)
+            try:
+                self._frame(handler, text, now)
+            except Exception:
+                self._handler_crashed(handler, now)
         return self._finish(now)
 
     def disconnect(self, conn_id: int, now: float) -> list[Action]:
@@ -264,6 +315,27 @@ class NodeCore:
                 self._event(machine, machine.client_detached, now)
                 self._drain(machine, now)
         return self._finish(now)
+
+    def _handler_crashed(self, handler: Handler, now: float) -> None:
+        """Handling this client's input raised: only its connection ends (1011, as cowboy).
+
+        The FSM loses its client as if the socket had closed; every other connection,
+        the timers and the chain go on.
+        """
+        log.exception("embedded node: the handler of connection %d crashed", handler.conn_id)
+        self._set_blocked(handler, None)
+        handler.backlog_in.clear()
+        handler.backlog_out.clear()
+        handler.batch = None
+        if not handler.closed:
+            handler.closed = True
+            self._actions.append(Close(handler.conn_id, HANDLER_CRASHED))
+        machine = handler.fsm
+        handler.fsm = None
+        if machine is not None and self._handler_of.get(id(machine)) is handler:
+            del self._handler_of[id(machine)]
+            self._event(machine, machine.client_detached, now)
+            self._drain(machine, now)
 
     def _reject(self, handler: Handler, reason: Reason | None) -> None:
         """Refuse a connection: silently, or with an error frame and a close ~1 ms later."""
@@ -396,6 +468,15 @@ class NodeCore:
             self._drain(initiator, now)
 
     def _find_listener(self, initiator: ChannelFsm) -> ChannelFsm | None:
+        """The responder FSM this initiator reaches, as the node's acceptor picks it.
+
+        A responder registered for this very initiator is preferred over one that accepts
+        ``any`` (disputes-and-current-node.md §3.4), then the first registered. Nothing
+        proves that a responder's client holds the responder key: whoever registers first
+        on (responder, initiator, port) gets the initiator's ``channel_open`` — and, as on
+        the real node, can deny the open but never sign it.
+        """
+        fallback: ChannelFsm | None = None
         for responder in self._listeners:
             if not responder.alive or id(responder) in self._peer_of:
                 continue
@@ -410,14 +491,21 @@ class NodeCore:
                 responder.state is State.AWAITING_OPEN
                 and responder.terms.port == initiator.terms.port
                 and responder.terms.responder == initiator.terms.responder
-                and responder.initiator in (None, initiator.initiator)
             ):
-                return responder
-        return None
+                if responder.initiator == initiator.initiator:
+                    return responder
+                if responder.initiator is None and fallback is None:
+                    fallback = responder
+        return fallback
 
     # -- frames from clients --------------------------------------------------------------------
-    def _frame(self, handler: Handler, text: str | bytes, now: float) -> None:
-        parsed = frames.parse_client_text(text)
+    def _frame(self, handler: Handler, text: str, now: float) -> None:
+        try:
+            parsed = frames.parse_client_text(text)
+        except RecursionError:
+            # nested deeper than Python's parser goes: not JSON to us, and a frame that
+            # does not parse is dropped without a reply (websocket-api.md §2.1)
+            return
         if parsed is None:
             return
         requests, batch = parsed
@@ -550,30 +638,42 @@ class NodeCore:
             handler = self._blocked.get(conn_id)
             if handler is None or handler.blocked is None or handler.closed:
                 continue
-            machine = handler.fsm
-            request, call = handler.blocked
-            if machine is None or not machine.alive:
-                result: events.CallResult = events.Fail(Reason.INTERNAL)
-            else:
+            try:
+                self._retry(handler, now)
+            except Exception:  # one client's queued frames never reach the others
+                self._handler_crashed(handler, now)
+
+    def _retry(self, handler: Handler, now: float) -> None:
+        """Call the FSM again with ``handler``'s postponed call; then its queued frames."""
+        assert handler.blocked is not None
+        machine = handler.fsm
+        request, call = handler.blocked
+        if machine is None or not machine.alive:
+            result: events.CallResult = events.Fail(Reason.INTERNAL)
+        else:
+            try:
                 result = machine.call(call, now)
-                self._touch(machine)
-                if result is events.POSTPONE:
-                    continue
-            self._set_blocked(handler, None)
-            self._answer(handler, request, result)
-            waiting, handler.backlog_out = handler.backlog_out, []
-            for frame in waiting:
-                self._send(handler, frame)
-            if machine is not None:
-                self._drain(machine, now)
-            queued, handler.backlog_in = handler.backlog_in, []
-            for text in queued:
-                if handler.closed:
-                    break
-                if handler.blocked is not None:
-                    handler.backlog_in.append(text)
-                else:
-                    self._frame(handler, text, now)
+            except Exception:  # as in _request: a bug costs one request
+                log.exception("embedded node: %s failed", request.method)
+                result = events.Fail(Reason.INTERNAL)
+            self._touch(machine)
+            if result is events.POSTPONE:
+                return
+        self._set_blocked(handler, None)
+        self._answer(handler, request, result)
+        waiting, handler.backlog_out = handler.backlog_out, []
+        for frame in waiting:
+            self._send(handler, frame)
+        if machine is not None:
+            self._drain(machine, now)
+        queued, handler.backlog_in = handler.backlog_in, []
+        for text in queued:
+            if handler.closed:
+                break
+            if handler.blocked is not None:
+                handler.backlog_in.append(text)
+            else:
+                self._frame(handler, text, now)
 
     def _event(self, machine: ChannelFsm, event: Callable[..., None], *args: Any) -> None:
         """Run one FSM event; a crash ends that FSM (like an Erlang process), not the node."""

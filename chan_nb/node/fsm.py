@@ -554,11 +554,16 @@ class ChannelFsm:
         """Serve one client request; the outputs it causes are in :meth:`take_outputs`."""
         if not self.alive:
             return Fail(Reason.INTERNAL)
-        before = self.state
+        before, deadline = self.state, self.deadline
+        result: CallResult | None = None
         try:
-            return self._call(request, now)
+            result = self._call(request, now)
+            return result
         finally:
-            self._settle(before, now)
+            if result is POSTPONE and self.state is before and not self.out:
+                self.deadline = deadline  # a postponed call changes nothing: no timer slide
+            else:
+                self._settle(before, now)
 
     def _call(self, request: Call, now: float) -> CallResult:
         state = self.state

@@ -133,6 +133,14 @@ class Rejection:
 ConnectParams = OpenParams | ExistingParams
 
 _INT_RE: Final = re.compile(r"[+-]?[0-9]+")
+#: Longest integer parameter taken (2^256 has 78 digits). The node's Erlang parser reads
+#: any length; Python refuses to convert beyond 4,300 digits and every later step
+#: (JSON, floats for timers) would fail on what it did convert, so longer values close
+#: the socket like any other malformed parameter.
+MAX_INT_DIGITS: Final = 100
+#: Longest timer (ms) the node can arm: Erlang's ``erlang:start_timer/3`` takes at most
+#: 2^32 - 1 ms (~49.7 days); a longer ``timeout_*`` is refused at connect time.
+MAX_TIMEOUT_MS: Final = 2**32 - 1
 
 
 class _Silent(Exception):
@@ -148,8 +156,10 @@ class _FrameError(Exception):
 
 
 def _int(text: str, name: str) -> int:
+    if len(text.lstrip("+-")) > MAX_INT_DIGITS:
+        raise _Silent(f"{name} has more than {MAX_INT_DIGITS} digits")
     if not _INT_RE.fullmatch(text):
-        raise _Silent(f"{name}={text!r} is not an integer")
+        raise _Silent(f"{name}={text[:40]!r} is not an integer")
     return int(text)
 
 
@@ -213,6 +223,8 @@ def _options(q: _Query) -> Options:
         if value is not None:
             if value < 0:
                 raise _Silent(f"timeout_{key} must not be negative")
+            if value > MAX_TIMEOUT_MS:
+                raise _Silent(f"timeout_{key} is longer than {MAX_TIMEOUT_MS} ms")
             timeouts[key] = value
     report = dict(methods.REPORT_TAGS)
     for tag, default in methods.REPORT_TAGS.items():

@@ -1,36 +1,36 @@
 """The embedded node's I/O: a WebSocket server at ``/channel`` over the pure core.
 
 :class:`EmbeddedNode` runs a :class:`~chan_nb.node.core.NodeCore` on the
-current asyncio loop: one task per socket reads frames into the core, one
-writer task per socket sends what the core emits (so a slow reader never
-holds up another channel), and a timer task fires FSM timers and produces
-blocks. ``async with EmbeddedNode() as node:`` starts it on an ephemeral port
-(``node.url``); ``node.connect_memory(query)`` gives a socket-free connection.
+current asyncio loop. Each socket is a :class:`~chan_nb.ws_write.ServerLink`
+(websockets' Sans-I/O protocol on an asyncio transport, no task per socket): a
+message goes to the core where it is parsed, what the core emits is written at once,
+one write per socket per step. A slow reader never holds up another channel: its
+output waits in its own transport buffer, bounded by the config's output limits
+(:class:`_NodeSocket`). One loop timer fires FSM timers and produces blocks.
+``async with EmbeddedNode() as node:`` starts it on an ephemeral port (``node.url``);
+``node.connect_memory(query)`` gives a socket-free connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
+import logging
 from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
+from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
-from websockets.protocol import Event
 
 from chan_nb.node.config import Era, NodeConfig
-from chan_nb.node.core import Action, Close, NodeCore, Send
+from chan_nb.node.core import Action, Close, NodeCore, Pause, Send
 from chan_nb.node.faults import Direction, FaultPlan, Verdict
 from chan_nb.node.memory import MemoryConnection
 from chan_nb.node.params import CHANNEL_PATH
-from chan_nb.ws_write import buffer_frame, flush
+from chan_nb.ws_write import ServerLink
 
 if TYPE_CHECKING:
     from chan_nb.node.threaded import ThreadedNode
@@ -38,12 +38,7 @@ if TYPE_CHECKING:
 #: "not given" for keyword overrides where None is a meaningful value
 _UNSET: Final[Any] = object()
 
-
-class _Cut:
-    """Writer-queue marker: drop the TCP connection without a WebSocket close (a fault)."""
-
-
-_CUT: Final = _Cut()
+logger = logging.getLogger(__name__)
 
 
 class _Session(Protocol):
@@ -52,122 +47,148 @@ class _Session(Protocol):
     def node_close(self) -> None: ...
 
 
-class _SocketSession:
-    """Outgoing side of one WebSocket: a queue drained by a writer task."""
+class _NodeSocket(ServerLink):
+    """One client socket of the node: frames in go to the core as they are parsed.
 
-    def __init__(self, ws: ServerConnection) -> None:
-        self.ws = ws
-        self.queue: asyncio.Queue[str | _Cut | None] = asyncio.Queue()
+    The transport's write buffer is this client's output queue. Above
+    ``output_high_water`` the node stops reading the client (a client that sends but
+    does not read is held back by TCP, as the node's blocking send holds its handler);
+    above ``output_limit``, or when the queue stays high for ``send_timeout``, the node
+    closes with 1008 and drops the connection ``close_timeout`` later. Reading also
+    pauses while the client's handler waits on a postponed call (:class:`Pause`).
+    """
+
+    def __init__(self, node: EmbeddedNode) -> None:
+        config = node.config
+        super().__init__(max_size=config.max_message_size, close_timeout=config.close_timeout)
+        self.node = node
+        self.config = config
+        self.conn_id: int | None = None
         self.closing = False
-        self.writing = False  # the writer is inside ws.send (it may be waiting on a drain)
-        self.corked = False
-        self.unflushed = False
-        self.writer = asyncio.get_running_loop().create_task(self._write())
+        self.last_rx = self.loop.time()
+        self._pauses: set[str] = set()
+        self._timer: asyncio.TimerHandle | None = None  # handshake, then idle
+        self._send_timer: asyncio.TimerHandle | None = None
 
+    # -- connection ----------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.transport is not None
+        self.transport.set_write_buffer_limits(high=self.config.output_high_water)
+        links = self.node._links
+        links.add(self)
+        limit = self.config.max_connections
+        if limit is not None and len(links) > limit:
+            self.abort()  # too_many_ws_sockets: closed without a frame
+            return
+        self._timer = self.loop.call_later(self.config.open_timeout, self.abort)
+
+    def refuse(self, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path != CHANNEL_PATH:
+            return self.respond(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}\n")
+        return None
+
+    def opened(self, request: Request) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.conn_id = self.node._socket_opened(self, request.path)
+        self._arm_idle()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = self.loop.time()
+        super().data_received(data)
+
+    def message(self, message: str | bytes) -> None:
+        if self.conn_id is None or self.closing:
+            return
+        try:
+            self.node._receive(self.conn_id, message)
+        except Exception:  # never expected (the core isolates its own failures)
+            logger.error("embedded node failed on a frame", exc_info=True)
+            self.closing = True
+            self.fail(CloseCode.INTERNAL_ERROR, "internal error")
+
+    def closed(self) -> None:
+        self.node._links.discard(self)
+        for timer in (self._timer, self._send_timer):
+            if timer is not None:
+                timer.cancel()
+        if self.conn_id is not None:
+            self.node._socket_gone(self.conn_id, self)
+
+    # -- what the node sends -----------------------------------------------------------------
     def deliver(self, text: str) -> None:
-        if self.closing:
+        if self.closing or not self.send_text(text):
             return
-        # straight to the socket when the writer has nothing queued (in order, and no
-        # loop trip per frame); behind the queue otherwise
-        if self.queue.empty() and not self.writing and buffer_frame(self.ws, text):
-            if self.corked:
-                self.unflushed = True
-            else:
-                flush(self.ws)
-            return
-        self.queue.put_nowait(text)
+        if self.buffered() > self.config.output_limit:
+            self._give_up("output queue over its limit: the client does not read")
 
-    def cork(self) -> None:
-        """Hold frames delivered from now on until :meth:`uncork` (one write for a burst)."""
-        self.corked = True
-
-    def uncork(self) -> None:
-        self.corked = False
-        if self.unflushed:
-            self.unflushed = False
-            flush(self.ws)
-
-    def node_close(self) -> None:
+    def node_close(self, code: int = CloseCode.NORMAL_CLOSURE) -> None:
+        """Close after the frames already queued (1000 as the node's stop, 1011 a crash)."""
         if not self.closing:
             self.closing = True
-            self.queue.put_nowait(None)
+            self.send_close(code)
+            # read again (websockets discards the data) so that the client's close
+            # frame is seen and the handshake ends now, not at close_timeout
+            self.pause("blocked", False)
 
     def cut(self) -> None:
         """After the frames already queued, close the TCP connection with no close frame."""
-        if not self.closing:
+        if not self.closing and self.transport is not None:
             self.closing = True
-            self.queue.put_nowait(_CUT)
+            self.flush()
+            self.transport.close()
+            self.loop.call_later(self.close_timeout, self.abort)
 
-    async def _write(self) -> None:
-        try:
-            while True:
-                text = await self.queue.get()
-                if text is None:
-                    await self.ws.close()
-                    return
-                if isinstance(text, _Cut):
-                    self.ws.transport.close()
-                    return
-                self.writing = True
-                try:
-                    await self.ws.send(text)
-                finally:
-                    self.writing = False
-        except ConnectionClosed:
+    def pause(self, reason: str, paused: bool) -> None:
+        """Stop or resume reading this client, for ``reason`` (reading resumes when none)."""
+        if self.transport is None or self.lost:
             return
+        before = bool(self._pauses)
+        if paused:
+            self._pauses.add(reason)
+        else:
+            self._pauses.discard(reason)
+        if before != bool(self._pauses):
+            if self._pauses:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
 
+    def writing_state_changed(self) -> None:
+        self.pause("output", self.writing_paused)
+        if self.writing_paused:
+            if self._send_timer is None:
+                self._send_timer = self.loop.call_later(
+                    self.config.send_timeout,
+                    self._give_up,
+                    "send timeout: the client does not read",
+                )
+        elif self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
 
-class _NodeConnection(ServerConnection):
-    """A server connection that hands each incoming message to the node as it is parsed.
+    def _give_up(self, reason: str) -> None:
+        self._send_timer = None
+        logger.info("embedded node: closing connection %s: %s", self.conn_id, reason)
+        self.closing = True
+        self.fail(CloseCode.POLICY_VIOLATION, reason[:100])
 
-    websockets queues messages for a task that awaits them, one loop trip per frame;
-    the node's core is synchronous, so a frame can be handled right where it is parsed.
-    Only whole single-frame messages, and only while nothing went the queued way: a
-    fragmented message, invalid UTF-8 or a frame that came before the node attached
-    switch this connection to websockets' own path for good, so order is always kept.
-    """
+    def _arm_idle(self) -> None:
+        idle = self.config.idle_timeout
+        if idle is not None and not self.lost:
+            self._timer = self.loop.call_at(self.last_rx + idle, self._idle_check)
 
-    on_message: Callable[[str | bytes], None] | None = None
-    direct: bool = True
-    #: the node raised on a frame: as a failed handler would, the connection closes
-    #: with 1011 and nothing more from it reaches the node
-    failed: bool = False
-    _closing: asyncio.Task[None] | None = None
-
-    def process_event(self, event: Event) -> None:
-        if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
-            if self.failed:
-                return
-            handler = self.on_message
-            if handler is not None and self.direct and event.fin:
-                message = _whole_message(event)
-                if message is not None:
-                    try:
-                        handler(message)
-                    except Exception:
-                        self._fail()
-                    return
-            self.direct = False
-        super().process_event(event)
-
-    def _fail(self) -> None:
-        self.failed = True
-        self.logger.error("embedded node failed on a frame", exc_info=True)
-        self._closing = self.loop.create_task(
-            self.close(CloseCode.INTERNAL_ERROR, "internal error")
-        )
-
-
-def _whole_message(frame: Frame) -> str | bytes | None:
-    """The message a final text/binary frame carries (None: leave it to websockets)."""
-    if frame.opcode is Opcode.TEXT:
-        try:
-            return bytes(frame.data).decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    if frame.opcode is Opcode.BINARY:
-        return bytes(frame.data)
-    return None  # a continuation: part of a fragmented message
+    def _idle_check(self) -> None:
+        idle = self.config.idle_timeout
+        assert idle is not None
+        if self.loop.time() - self.last_rx >= idle:
+            self._timer = None
+            self.node_close()  # cowboy's idle timeout: close 1000 (only client data re-arms it)
+        else:
+            self._arm_idle()
 
 
 class EmbeddedNode:
@@ -217,7 +238,8 @@ class EmbeddedNode:
         self.host = host
         self._requested_port = port
         self._serve_sockets = serve_sockets
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
+        self._links: set[_NodeSocket] = set()  # every open TCP connection
         self._sessions: dict[int, _Session] = {}
         self._ids = itertools.count(1)
         self._timer: asyncio.TimerHandle | None = None
@@ -241,28 +263,36 @@ class EmbeddedNode:
             raise RuntimeError("the node is not started")
         return f"ws://{self.host}:{self.port}{CHANNEL_PATH}"
 
+    @property
+    def socket_count(self) -> int:
+        """Open TCP connections (handshaking, open or closing)."""
+        return len(self._links)
+
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> EmbeddedNode:
         self._loop = asyncio.get_running_loop()
         self._running = True
         if self._serve_sockets:
-            self._server = await serve(
-                self._serve,
-                self.host,
-                self._requested_port,
-                process_request=self._check_path,
-                create_connection=_NodeConnection,
-                compression=None,
-                max_size=2**22,
-                ping_interval=None,
+            loop = self._loop
+            self._server = await loop.create_server(
+                lambda: _NodeSocket(self), self.host, self._requested_port
             )
             sockname = next(iter(self._server.sockets)).getsockname()
             self.port = int(sockname[1])
         return self
 
     async def stop(self) -> None:
+        """Stop listening and close every socket (1001 going away, as websockets' server)."""
         if self._server is not None:
             self._server.close()
+            for link in list(self._links):
+                link.closing = True
+                link.send_close(CloseCode.GOING_AWAY)
+            deadline = self._now() + self.config.close_timeout + 0.5
+            while self._links and self._now() < deadline:
+                await asyncio.sleep(0.01)
+            for link in list(self._links):
+                link.abort()
             await self._server.wait_closed()
             self._server = None
         self._running = False
@@ -300,6 +330,10 @@ class EmbeddedNode:
         """Produce blocks now (with ``block_interval=None`` this is the only source)."""
         self._dispatch(self.core.mine(self._now(), blocks))
 
+    def expire_timers(self, within: float) -> None:
+        """Fire now every FSM timer due within ``within`` seconds (see NodeCore.expire_timers)."""
+        self._dispatch(self.core.expire_timers(self._now(), within))
+
     # -- in-memory connections -----------------------------------------------------------------
     def connect_memory(self, query: str) -> MemoryConnection:
         """A socket-free connection to ``/channel?query`` (``query`` may include the path)."""
@@ -328,21 +362,25 @@ class EmbeddedNode:
         faulty = self.faults.active or bool(self._held)
         # the frames of one step (a reply, an info and the next signing request …) leave
         # in one write per socket, as they would from the node's own send buffer
-        corked: list[_SocketSession] = []
+        corked: list[_NodeSocket] = []
         try:
             for action in actions:
                 session = self._sessions.get(action.conn_id)
                 if session is None:
                     continue
-                if isinstance(session, _SocketSession) and not session.corked:
+                if isinstance(action, Pause):
+                    if isinstance(session, _NodeSocket):
+                        session.pause("blocked", action.paused)
+                    continue
+                if isinstance(session, _NodeSocket) and not session.corked:
                     session.cork()
                     corked.append(session)
                 if faulty:
                     self._faulty_out(action, session)
                 elif isinstance(action, Send):
                     session.deliver(action.text)
-                elif isinstance(action, Close):
-                    session.node_close()
+                else:
+                    _close(session, action.code)
         finally:
             for session in corked:
                 session.uncork()
@@ -369,10 +407,11 @@ class EmbeddedNode:
         self._dispatch(self.core.disconnect(conn_id, self._now()))
 
     # -- faults ------------------------------------------------------------------------------
-    def _faulty_out(self, action: Action, session: _Session) -> None:
+    def _faulty_out(self, action: Send | Close, session: _Session) -> None:
         conn_id = action.conn_id
         if isinstance(action, Close):
-            self._hold_or_run(conn_id, "out", 0.0, session.node_close)
+            code = action.code
+            self._hold_or_run(conn_id, "out", 0.0, lambda: _close(session, code))
             return
         verdict = self.faults.judge("out", conn_id, action.text)
 
@@ -443,7 +482,7 @@ class EmbeddedNode:
         session = self._sessions.get(conn_id)
         if session is None:
             return
-        if isinstance(session, _SocketSession):
+        if isinstance(session, _NodeSocket):
             if how == "cut":
                 session.cut()
             else:
@@ -478,39 +517,23 @@ class EmbeddedNode:
         assert self._loop is not None
         self._dispatch(self.core.advance(self._loop.time()))
 
-    @staticmethod
-    def _check_path(connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        if path != CHANNEL_PATH:
-            return connection.respond(HTTPStatus.NOT_FOUND, f"no such endpoint: {path}\n")
-        return None
-
-    async def _serve(self, ws: ServerConnection) -> None:
+    # -- sockets -------------------------------------------------------------------------------
+    def _socket_opened(self, link: _NodeSocket, path: str) -> int:
+        """A WebSocket finished its handshake: the core gets a new connection."""
         conn_id = next(self._ids)
-        session = _SocketSession(ws)
-        self._sessions[conn_id] = session
-        path = ws.request.path if ws.request else "/"
+        self._sessions[conn_id] = link
         self.faults.connected(conn_id, path)
         self._dispatch(self.core.connect(conn_id, path, self._now()))
+        return conn_id
 
-        def on_message(message: str | bytes) -> None:
-            if not session.closing:
-                self._receive(conn_id, message)
-
-        if isinstance(ws, _NodeConnection):
-            ws.on_message = on_message  # before any await: no frame can come in between
-        try:
-            async for message in ws:
-                if session.closing or (isinstance(ws, _NodeConnection) and ws.failed):
-                    continue
-                self._receive(conn_id, message)
-        except ConnectionClosed:
-            pass
-        finally:
-            if isinstance(ws, _NodeConnection):
-                ws.on_message = None
+    def _socket_gone(self, conn_id: int, link: _NodeSocket) -> None:
+        if self._sessions.get(conn_id) is link:
+            del self._sessions[conn_id]
             self._gone(conn_id)
-            self._sessions.pop(conn_id, None)
-            session.node_close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(session.writer, 1.0)
+
+
+def _close(session: _Session, code: int) -> None:
+    if isinstance(session, _NodeSocket):
+        session.node_close(code)
+    else:
+        session.node_close()

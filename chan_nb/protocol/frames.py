@@ -11,6 +11,7 @@ carry ``"id": null``. The parser implements §2.1: invalid JSON, a wrong
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -122,10 +123,22 @@ def parse_request(obj: Json) -> Request | None:
     return Request(method, obj.get("params"), request_id, request_id is not None, obj)
 
 
+def _finite(text: str) -> float:
+    """A JSON number as a float; what no float holds (1e99999) is not JSON to the node."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"number out of range: {text[:20]}")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")  # NaN, Infinity: Python extensions
+
+
 def parse_client_text(text: str | bytes) -> tuple[list[Request], bool] | None:
     """Requests in one client frame, and whether it was a batch; None = drop silently."""
     try:
-        decoded = json.loads(text)
+        decoded = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         return None
     if isinstance(decoded, list):
