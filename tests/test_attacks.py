@@ -20,11 +20,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from chan_nb.node.bench import SigningPeer, open_pair
 from node_helpers import connect_params, sign_reply
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage
 
+from benchmarks.peers import SigningPeer
+from benchmarks.peers import open_signing_pair as open_pair
 from chan_nb import ws_write
 from chan_nb.codec.keys import Keypair
 from chan_nb.node import EmbeddedNode, NodeConfig
