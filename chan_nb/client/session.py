@@ -36,7 +36,13 @@ from chan_nb.client.errors import (
 from chan_nb.client.params import ChannelParams, Existing, Role, existing_url, open_url
 from chan_nb.client.recorder import Recorder
 from chan_nb.client.signer import Signer
-from chan_nb.client.transport import Connection, Disconnected, Transport, WebSocketTransport
+from chan_nb.client.transport import (
+    Connection,
+    Disconnected,
+    MemoryTransport,
+    Transport,
+    WebSocketTransport,
+)
 from chan_nb.codec.keys import Keypair
 from chan_nb.codec.signing import Preimage
 from chan_nb.errors import ChanNbError, DecodeError
@@ -446,16 +452,33 @@ class Session:
         if self._conn is not None:
             raise ClientError(f"{self.role} is already connected; disconnect first")
         limit = self._limit(timeout)
+        # recorded before connecting: the node acts on the socket (the peer may hear of it)
+        # before connect() returns, and a cause must come before its effects in the log
+        conn_no = self.recorder.opened(self.role, url)
+        if isinstance(self.transport, MemoryTransport):  # in process: the node's order
+            connecting = self.transport.connect(url, self._recording(conn_no))
+        else:
+            connecting = self.transport.connect(url)
         try:
-            conn = await asyncio.wait_for(self.transport.connect(url), limit)
+            conn = await asyncio.wait_for(connecting, limit)
         except TimeoutError:
+            self.recorder.closed(self.role, conn_no)
             raise Timeout(f"{self.role}: the socket to open", limit) from None
+        except BaseException:
+            self.recorder.closed(self.role, conn_no)
+            raise
         self._conn = conn
-        self._conn_no = self.recorder.opened(self.role, url)
+        self._conn_no = conn_no
         self._emit(self.core.opened(url))
         self._reader = asyncio.get_running_loop().create_task(
             self._read(conn, self._conn_no), name=f"chan_nb {self.role} reader"
         )
+
+    def _recording(self, conn_no: int) -> Callable[[str], None]:
+        def record(text: str) -> None:
+            self.recorder.received(self.role, text, conn_no)
+
+        return record
 
     async def _connect(self, url: str, what: str, timeout: float | None) -> ev.Info:
         up = self._expect(lambda e: isinstance(e, ev.Info) and e.event == "fsm_up", _Action())
@@ -827,7 +850,8 @@ class Session:
         try:
             while True:
                 text = await conn.recv()
-                self.recorder.received(self.role, text, conn_no)
+                if not getattr(conn, "recorded_on_delivery", False):
+                    self.recorder.received(self.role, text, conn_no)
                 for event in self.core.receive(text):
                     try:
                         await self._dispatch(event)

@@ -35,9 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--era",
-        choices=("recorded", "current"),
-        default="recorded",
-        help="embedded node flavour: as the node that made the recordings (default), or current",
+        choices=("auto", "current", "recorded", "older"),
+        default="auto",
+        help="embedded node build: the one the recording shows (auto, default), the current "
+        "node, the 2020 build of most recordings, or the 2019 build of the set_fee_* ones",
     )
     parser.add_argument(
         "--step-timeout",
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 prelude=args.prelude,
                 memory=args.memory,
                 step_timeout=args.step_timeout,
-                era=args.era,
+                era=None if args.era == "auto" else args.era,
                 keys=keys,
             )
         )
@@ -96,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     if result.plan.prelude is not None:
         print(f"prelude: {result.plan.prelude} ({result.plan.prelude_records} records)")
     print(f"node: {where}")
+    if not args.url:
+        how = "from the recording" if args.era == "auto" else "as asked"
+        print(f"era: {result.plan.era} ({how})")
     comparison = compare(
         result.recorded,
         result.replayed,

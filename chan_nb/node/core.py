@@ -609,7 +609,11 @@ class NodeCore:
             self.chain.post(output.signed)
             self._schedule_block(now)
         elif isinstance(output, events.WatchTx):
-            self._watches.setdefault(output.tx_hash, []).append(_Watch(machine, output.depth))
+            watches = self._watches.setdefault(output.tx_hash, [])
+            watches.append(_Watch(machine, output.depth))
+            # the node's chain watcher reports to the initiator's FSM first (every
+            # recording shows chain events reaching I before R)
+            watches.sort(key=lambda w: w.fsm.role is not Role.INITIATOR)
             self._schedule_block(now)
             self._check_watches(output.tx_hash, now)
         elif isinstance(output, events.Listen):

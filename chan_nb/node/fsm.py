@@ -381,7 +381,7 @@ class ChannelFsm:
             client_may_disconnect=True,
             reestablish=True,
         )
-        shown = None if config.effective_era == "recorded" else fsm.channel_id_api
+        shown = None if config.recorded_quirks else fsm.channel_id_api
         fsm.out.append(Notify(methods.INFO, {"event": "fsm_up", "fsm_id": fsm.fsm_id_api}, shown))
         fsm.out.append(ChannelIdKnown(snapshot.channel_id))
         fsm.out.append(SaveState())
@@ -1147,10 +1147,22 @@ class ChannelFsm:
         assert isinstance(create, ChannelCreateTx)
         self._learn_channel_id(create.channel_pubkey())
         self.pending = Pending(Op.CREATE, False, msg.signed, (), balances, 1, "funding_created")
-        self._notify_info("funding_created", fsm_id=self.fsm_id_api)
-        self._sign_request("responder_sign", msg.signed, ())
+        if self.config.effective_era == "older":
+            self._funding_report_2019("funding_created")
+            if self.client_connected:
+                data = {"signed_tx": msg.signed.to_api(), "updates": []}
+                self.out.append(Notify(methods.SIGN_PREFIX + "responder_sign", data, None))
+        else:
+            self._notify_info("funding_created", fsm_id=self.fsm_id_api)
+            self._sign_request("responder_sign", msg.signed, ())
         self._set_state(State.AWAITING_SIGNATURE)
         return True
+
+    def _funding_report_2019(self, event: str) -> None:
+        """The 2019 build's funding info: no fsm_id, and the handler learns no channel id."""
+        tag = methods.REPORT_TAG_OF_METHOD.get(methods.INFO)
+        if self.client_connected and (tag is None or self.options.reports(tag)):
+            self.out.append(Notify(methods.INFO, {"event": event}, None))
 
     def _peer_funding_signed(self, msg: PeerMsg) -> bool:
         if self.state is not State.HALF_SIGNED:
@@ -1164,7 +1176,10 @@ class ChannelFsm:
             return True
         p.signed = msg.signed
         self._cosign(p)
-        self._notify_info("funding_signed", fsm_id=self.fsm_id_api)
+        if self.config.effective_era == "older":
+            self._funding_report_2019("funding_signed")
+        else:
+            self._notify_info("funding_signed", fsm_id=self.fsm_id_api)
         self.out.append(PostTx(msg.signed))
         self._on_chain("funding_signed", msg.signed)
         self._set_state(State.AWAITING_LOCKED)

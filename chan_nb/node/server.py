@@ -301,8 +301,13 @@ class EmbeddedNode:
         self._dispatch(self.core.mine(self._now(), blocks))
 
     # -- in-memory connections -----------------------------------------------------------------
-    def connect_memory(self, query: str) -> MemoryConnection:
-        """A socket-free connection to ``/channel?query`` (``query`` may include the path)."""
+    def connect_memory(
+        self, query: str, on_deliver: Callable[[str], None] | None = None
+    ) -> MemoryConnection:
+        """A socket-free connection to ``/channel?query`` (``query`` may include the path).
+
+        ``on_deliver`` hears each frame as the node sends it (from the connect on).
+        """
         path = query if query.startswith("/") else f"{CHANNEL_PATH}?{query.lstrip('?')}"
         conn_id = next(self._ids)
 
@@ -313,7 +318,7 @@ class EmbeddedNode:
             if self._sessions.pop(conn_id, None) is not None:
                 self._gone(conn_id)
 
-        conn = MemoryConnection(path, on_send, on_close)
+        conn = MemoryConnection(path, on_send, on_close, on_deliver)
         self._sessions[conn_id] = conn
         self.faults.connected(conn_id, path)
         self._dispatch(self.core.connect(conn_id, path, self._now()))

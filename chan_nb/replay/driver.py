@@ -41,6 +41,7 @@ from chan_nb.recording import Direction, Frame, Kind, load
 
 if TYPE_CHECKING:
     from chan_nb.node import EmbeddedNode
+    from chan_nb.node.config import Era
 
 #: Recorded frames that only a new block can cause.
 CHAIN_INFOS: Final = frozenset(
@@ -64,6 +65,7 @@ CHAIN_EVENTS: Final = frozenset(
     }
 )
 PRELUDE_NAME: Final = "init_per_group.md"
+FUNDING_EVENTS: Final = frozenset({"funding_created", "funding_signed"})
 
 
 def _kind(frame: Frame) -> tuple[Any, ...]:
@@ -89,6 +91,25 @@ def _unsimulated_method(frame: Frame) -> str | None:
     request = error.get("request") if isinstance(error, dict) else None
     method = request.get("method") if isinstance(request, dict) else None
     return method if isinstance(method, str) and method in NOT_SIMULATED else None
+
+
+def recorded_era(frames: Sequence[Frame]) -> Era:
+    """Which node build made a recording (disputes-and-current-node.md §2.1, §2.3).
+
+    Funding reports without ``fsm_id`` are the 2019 build's ("older"); a version-2
+    create tx is a current node's (Iris+, "current"); anything else is the 2020 build's.
+    """
+    for frame in frames:
+        if frame.direction is Direction.RECEIVED and frame.event in FUNDING_EVENTS:
+            data = (frame.message.get("params") or {}).get("data") or {}
+            if isinstance(data, dict) and "fsm_id" not in data:
+                return "older"
+    for frame in frames:
+        if frame.tx_type == "channel_create_tx" and frame.tx:
+            with contextlib.suppress(DecodeError):
+                tx = txs.decode_signed(frame.tx).tx
+                return "current" if getattr(tx, "version", 1) >= 2 else "recorded"
+    return "recorded"
 
 
 class ReplayError(ChanNbError):
@@ -123,6 +144,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     #: recorded values that stand for others (a case's channel id for its prelude's)
     aliases: dict[str, str] = field(default_factory=dict)
+    era: Era = "recorded"  # the node build that made the recording
 
 
 def plan(path: Path, prelude: Path | None = None) -> Plan:
@@ -176,7 +198,7 @@ def plan(path: Path, prelude: Path | None = None) -> Plan:
                 "(recorded in another run of the group); they play the same roles here"
             )
     count = len(frames) - len(case) if used is not None else 0
-    return Plan(frames, parties, terms, used, count, notes, aliases)
+    return Plan(frames, parties, terms, used, count, notes, aliases, recorded_era(frames))
 
 
 def case_parties(case: Sequence[Frame], parties: dict[str, str]) -> dict[str, str]:
@@ -428,11 +450,52 @@ class Replayer:
 
     async def _send(self, session: Session, frame: Frame) -> None:
         self._last_sent_seq = frame.seq
+        kind = methods.SIGN_BY_REPLY.get(frame.method) if frame.method else None
+        if kind is not None:
+            await self._request_seen(session, frame, kind)
         text = self._translate_sent(session, frame)
         try:
             await session.send_raw(text)
         except ClientError as exc:
             self.notes.append(f"#{frame.seq} {frame.role}: could not send: {exc}")
+
+    async def _request_seen(self, session: Session, frame: Frame, kind: methods.SignKind) -> None:
+        """Until ``session`` has read as many of the reply's sign requests as the recording shows.
+
+        In memory, frames are recorded as the node delivers them, so the recording (which
+        the waiting above follows) can be ahead of the session's own reading.
+        """
+        wanted = sum(
+            1
+            for f in self.plan.frames
+            if f.seq < frame.seq
+            and (f.role, f.conn) == (frame.role, frame.conn)
+            and f.direction is Direction.RECEIVED
+            and f.method == kind.request_method
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.step_timeout
+        while loop.time() < deadline and session.connected:
+            seen = sum(
+                1 for e in session.events if isinstance(e, ev.SignRequest) and e.tag == kind.request
+            )
+            if seen >= wanted:
+                return
+            await asyncio.sleep(0.001)
+
+    @staticmethod
+    def _sign_request_of(session: Session, kind: methods.SignKind) -> ev.SignRequest | None:
+        request = session.core.pending_sign.get(kind.request)
+        if request is not None:
+            return request
+        return next(
+            (
+                e
+                for e in reversed(session.events)
+                if isinstance(e, ev.SignRequest) and e.tag == kind.request
+            ),
+            None,
+        )
 
     # -- translating client frames -------------------------------------------------------------
     def _translate_sent(self, session: Session, frame: Frame) -> str:
@@ -451,16 +514,7 @@ class Replayer:
 
     def _resign(self, session: Session, frame: Frame, kind: methods.SignKind, recorded: Any) -> str:
         """This run's tx for the request, signed by whoever signed the recorded reply."""
-        request = session.core.pending_sign.get(kind.request)
-        if request is None:
-            request = next(
-                (
-                    e
-                    for e in reversed(session.events)
-                    if isinstance(e, ev.SignRequest) and e.tag == kind.request
-                ),
-                None,
-            )
+        request = self._sign_request_of(session, kind)
         if request is None:
             self.notes.append(
                 f"#{frame.seq} {frame.role}: the node sent no {kind.request_method} to answer"
@@ -632,13 +686,14 @@ async def replay(
     prelude: Path | None = None,
     memory: bool = False,
     step_timeout: float = 2.0,
-    era: str = "recorded",
+    era: Era | None = None,
     keys: tuple[Keypair, Keypair] | None = None,
 ) -> ReplayResult:
     """Replay ``path`` against a fresh embedded node (default) or the node at ``url``.
 
     A real node needs ``keys`` of funded accounts (initiator, responder); the embedded
-    node funds fresh ones itself.
+    node funds fresh ones itself and plays the node build ``era`` (default: the one the
+    recording shows, :func:`recorded_era`; ``result.plan.era`` says which).
     """
     what = plan(path, prelude)
     if url is not None:
@@ -650,9 +705,11 @@ async def replay(
     from chan_nb.client.transport import MemoryTransport
     from chan_nb.node import EmbeddedNode
 
-    create_version = 1 if era == "recorded" else 2
+    used = era or what.era
+    what.era = used
+    create_version = 2 if used == "current" else 1
     async with EmbeddedNode(
-        block_interval=None, network_id=network_id, create_tx_version=create_version
+        block_interval=None, network_id=network_id, create_tx_version=create_version, era=used
     ) as node:
         return await Replayer(
             what,
