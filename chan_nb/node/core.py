@@ -27,9 +27,10 @@ from typing import Any
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from chan_nb.codec import encoding
+from chan_nb.codec.txs import SignedTx
 from chan_nb.node import events, rpc
 from chan_nb.node import params as params_mod
-from chan_nb.node.chain import Chain
+from chan_nb.node.chain import DISPUTE_TXS, Chain, Inclusion
 from chan_nb.node.config import NodeConfig
 from chan_nb.node.fsm import ChannelFsm, Snapshot, State, Terms
 from chan_nb.node.params import ExistingParams, OpenParams, Rejection, Role
@@ -686,10 +687,36 @@ class NodeCore:
                         watch.fsm, watch.fsm.tx_included, inclusion.tx_hash, inclusion.signed, now
                     )
                     self._drain(watch.fsm, now)
+            self._report_dispute(inclusion, now)
+        for machine in [m for m in self._fsms if m.held_settle is not None]:
+            self._event(machine, machine.chain_advanced, now)
+            self._drain(machine, now)
         for tx_hash in list(self._watches):
             self._check_watches(tx_hash, now)
         if self._chain_has_work():
             self._schedule_block(now)
+
+    def _report_dispute(self, inclusion: Inclusion, now: float) -> None:
+        """A dispute tx reaches every FSM of its channel, whoever posted it (the node's
+        chain watcher compares the channel object at every new top), initiator first."""
+        tx = inclusion.signed.tx
+        if not isinstance(tx, DISPUTE_TXS):
+            return
+        on_chain = self.chain.channel(tx.channel_id.value)
+        if on_chain is None:
+            return
+        watching = [m for m in self._fsms if m.alive and m.channel_id == tx.channel_id.value]
+        for machine in sorted(watching, key=lambda m: m.role is not Role.INITIATOR):
+            self._event(machine, machine.channel_tx_included, inclusion.signed, on_chain, now)
+            self._drain(machine, now)
+
+    def post(self, signed: SignedTx, now: float) -> list[Action]:
+        """Put a tx into the mempool from outside the channel (as the node's HTTP API
+        would: a cheating close_solo, an SDK's slash); blocks pick it up as any other."""
+        self._now = now
+        self.chain.post(signed)
+        self._schedule_block(now)
+        return self._finish(now)
 
     def _check_watches(self, tx_hash: str, now: float) -> None:
         depth = self.chain.depth(tx_hash)

@@ -109,6 +109,19 @@ class AssumeMinDepth:
     tx_hash: str
 
 
+@dataclass(frozen=True)
+class Solo:
+    """A dispute request: ``channels.close_solo``, ``slash``, ``settle`` or ``snapshot_solo``.
+
+    ``action`` is the method without its ``channels.`` prefix.
+    """
+
+    action: str
+    fee: int | None = None
+    gas_price: int | None = None
+    nonce: int | None = None
+
+
 Call = (
     Transfer
     | Deposit
@@ -123,6 +136,7 @@ Call = (
     | AbortReply
     | Stop
     | AssumeMinDepth
+    | Solo
 )
 ROUND_CALLS: Final = (Transfer, Deposit, Withdraw, Shutdown, Leave)
 

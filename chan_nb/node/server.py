@@ -25,6 +25,8 @@ from websockets.frames import DATA_OPCODES, CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import Event
 
+from chan_nb.codec import txs
+from chan_nb.codec.txs import SignedTx
 from chan_nb.node.config import Era, NodeConfig
 from chan_nb.node.core import Action, Close, NodeCore, Send
 from chan_nb.node.faults import Direction, FaultPlan, Verdict
@@ -295,6 +297,13 @@ class EmbeddedNode:
 
     def balance(self, account: str | bytes) -> int | None:
         return self.core.balance(account)
+
+    def post_tx(self, signed: SignedTx | str) -> str:
+        """Post a signed tx (``tx_…`` or decoded) to the mempool out of band, as a party
+        using the node's HTTP API would; returns its ``th_`` hash. Blocks include it."""
+        tx = txs.decode_signed(signed) if isinstance(signed, str) else signed
+        self._dispatch(self.core.post(tx, self._now()))
+        return tx.hash
 
     def mine(self, blocks: int = 1) -> None:
         """Produce blocks now (with ``block_interval=None`` this is the only source)."""
