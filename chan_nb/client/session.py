@@ -455,8 +455,9 @@ class Session:
         # recorded before connecting: the node acts on the socket (the peer may hear of it)
         # before connect() returns, and a cause must come before its effects in the log
         conn_no = self.recorder.opened(self.role, url)
-        if isinstance(self.transport, MemoryTransport):  # in process: the node's order
-            connecting = self.transport.connect(url, self._recording(conn_no))
+        transport = self.transport
+        if isinstance(transport, MemoryTransport) and transport.record_on_delivery:
+            connecting = transport.connect(url, self._recording(conn_no))  # the node's order
         else:
             connecting = self.transport.connect(url)
         try:

@@ -166,8 +166,12 @@ class MemoryConnectionAdapter:
 class MemoryTransport:
     """Connections to an :class:`~chan_nb.node.EmbeddedNode` without sockets."""
 
-    def __init__(self, node: EmbeddedNode) -> None:
+    def __init__(self, node: EmbeddedNode, *, record_on_delivery: bool = True) -> None:
         self.node = node
+        #: sessions record frames as the node sends them (its delivery order) rather than
+        #: as they read them; a replay turns it off to act as a networked client would
+        #: (before reading what is already on its way)
+        self.record_on_delivery = record_on_delivery
 
     async def connect(
         self, url: str, on_deliver: Callable[[str], None] | None = None

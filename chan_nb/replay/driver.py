@@ -32,8 +32,10 @@ from chan_nb.client.signer import Signer
 from chan_nb.client.transport import Transport
 from chan_nb.codec import encoding, signing, txs
 from chan_nb.codec.hashing import channel_pubkey
+from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
 from chan_nb.errors import ChanNbError, DecodeError
+from chan_nb.node.config import MIN_GAS_PRICE
 from chan_nb.node.rpc import NOT_SIMULATED
 from chan_nb.protocol import codes, methods
 from chan_nb.protocol.frames import strings_in
@@ -311,6 +313,7 @@ class Replayer:
         #: step, for frames that can never come
         self.unsimulated: tuple[str, int] | None = None
         self._last_sent_seq = 0
+        self._cheats: set[int] = set()  # awaited can_slash seqs a stale close was posted for
 
     # -- setup ---------------------------------------------------------------------------------
     def _session(self, frame: Frame) -> Session:
@@ -658,12 +661,85 @@ class Replayer:
             chain = self.node is not None and self._only_blocks_missing()
             self._progress.clear()
             if chain and self.node is not None:
+                self._post_stale_close(missing)
                 self.node.mine(1)
             try:
                 await asyncio.wait_for(self._progress.wait(), 0.05 if chain else self.quiet)
             except TimeoutError:
                 continue
             quiet_since = loop.time()
+
+    # -- what the node's test suite did out of band -------------------------------------------
+    def _post_stale_close(self, missing: Sequence[Frame]) -> None:
+        """Post the node test suite's cheating close_solo when a ``can_slash`` is awaited.
+
+        The recordings' slash cases push, straight into the mempool, a close_solo with an
+        empty payload and a PoI the client fetched earlier (``sc_ws_cheating_close_solo_``);
+        no frame shows it. It is posted here — once per awaited ``can_slash``, only while
+        the channel is active and no dispute tx is pending — by the party that does not
+        slash next, with the test's fee (30 000 gas) and ttl (height + 10).
+        """
+        awaited = [f for f in missing if f.info == "can_slash"]
+        if not awaited or self.node is None or any(f.seq in self._cheats for f in awaited):
+            return
+        chain = self.node.core.chain
+        channel = self._replay_channel()
+        if channel is None:
+            return
+        on_chain = chain.channel(channel)
+        if on_chain is None or not on_chain.active or on_chain.closed:
+            return
+        if any(getattr(t.tx, "channel_id", None) == Id.channel(channel) for t in chain.mempool):
+            return
+        poi = self._last_poi()
+        if poi is None:
+            self.notes.append("a can_slash is awaited but no PoI was fetched to cheat with")
+            return
+        self._cheats.update(f.seq for f in awaited)
+        cheater = self._cheater(awaited[0])
+        key = self.keys[cheater]
+        tx = txs.ChannelCloseSoloTx(
+            Id.channel(channel),
+            Id.account(key.public_key),
+            b"",
+            poi,
+            chain.height + 10,
+            30_000 * MIN_GAS_PRICE,
+            chain.next_nonce(key.public_key),
+        )
+        signed = Signer(key, self.network_id).sign(txs.SignedTx.wrap(tx))
+        self.node.post_tx(signed)
+        self.notes.append(
+            f"posted the test's stale close_solo (by the {cheater}) out of band before "
+            f"#{awaited[0].seq}"
+        )
+
+    def _replay_channel(self) -> bytes | None:
+        for frame in reversed(self.recorder.frames):
+            if frame.channel_id:
+                with contextlib.suppress(DecodeError):
+                    return encoding.decode(frame.channel_id, "ch")
+        return None
+
+    def _last_poi(self) -> bytes | None:
+        """The PoI of this run's latest ``channels.get.poi`` answer."""
+        for frame in reversed(self.recorder.frames):
+            message = frame.message if isinstance(frame.message, dict) else {}
+            params = message.get("params")
+            holder = params.get("data") if isinstance(params, dict) else message.get("result")
+            poi = holder.get("poi") if isinstance(holder, dict) else None
+            if isinstance(poi, str):
+                with contextlib.suppress(DecodeError):
+                    return encoding.decode(poi, "pi")
+        return None
+
+    def _cheater(self, awaited: Frame) -> str:
+        """The party that does not slash after ``awaited`` (the initiator by default)."""
+        for frame in self.plan.frames:
+            later = frame.seq > awaited.seq and frame.direction is Direction.SENT
+            if later and frame.method == methods.SLASH:
+                return "responder" if frame.role == "initiator" else "initiator"
+        return "initiator"
 
     def _give_up(self) -> None:
         for role in self._expected_received:
@@ -716,6 +792,7 @@ async def replay(
             url=node.url,
             network_id=node.network_id,
             node=node,
-            transport=MemoryTransport(node) if memory else None,
+            # recorded as read: the replayed clients act before reading what is on its way
+            transport=MemoryTransport(node, record_on_delivery=False) if memory else None,
             step_timeout=step_timeout,
         ).run()
