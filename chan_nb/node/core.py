@@ -108,6 +108,7 @@ class NodeCore:
         self._peer_queue: deque[tuple[ChannelFsm, events.PeerMsg]] = deque()
         self._delayed: list[tuple[float, int, Callable[[float], None]]] = []  # (due, seq, event)
         self._seq = 0
+        self._noticed: set[int] = set()  # id(fsm) told of its peer's end before the delay
         self.next_block_at: float | None = None
         self._actions: list[Action] = []
         self._now = 0.0
@@ -161,10 +162,23 @@ class NodeCore:
             self._delayed = [d for d in self._delayed if d[0] > now]
             for _, _, event in sorted(due, key=lambda d: (d[0], d[1])):
                 event(now)
+        # FSMs whose timers fall due together still end one after the other: a peer that
+        # died of its timer in this pass is what the other FSM notices first (the node
+        # reports only `died` to it, not a `timeout` of its own)
+        peer_ended: set[int] = set()
         for machine in self._due_fsms(now):
+            if id(machine) in peer_ended and machine.alive:
+                self._noticed.add(id(machine))  # the delayed notice is this one
+                self._event(machine, machine.peer_lost, now)
+                self._drain(machine, now)
+                if not machine.alive:
+                    continue
             if machine.alive and machine.deadline is not None and machine.deadline <= now:
+                peer = self._peer_of.get(id(machine))
                 self._event(machine, machine.timeout, now)
                 self._drain(machine, now)
+                if peer is not None and not machine.alive:
+                    peer_ended.add(id(peer))
         if self.next_block_at is not None and self.next_block_at <= now:
             self.next_block_at = None
             self._mine_block(now)
@@ -658,6 +672,9 @@ class NodeCore:
             self._peer_of.pop(id(peer), None)
 
             def lost(at: float, peer: ChannelFsm = peer) -> None:
+                if id(peer) in self._noticed:
+                    self._noticed.discard(id(peer))
+                    return
                 self._event(peer, peer.peer_lost, at)
                 self._drain(peer, at)
 

@@ -30,7 +30,7 @@ from chan_nb.client.recorder import Recorder
 from chan_nb.client.session import Session
 from chan_nb.client.signer import Signer
 from chan_nb.client.transport import Transport
-from chan_nb.codec import encoding, signing, txs
+from chan_nb.codec import encoding, signing, trees, txs
 from chan_nb.codec.hashing import channel_pubkey
 from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
@@ -691,9 +691,10 @@ class Replayer:
             return
         if any(getattr(t.tx, "channel_id", None) == Id.channel(channel) for t in chain.mempool):
             return
-        poi = self._last_poi()
+        poi = self._stale_poi(on_chain.state_hash)
         if poi is None:
-            self.notes.append("a can_slash is awaited but no PoI was fetched to cheat with")
+            self.notes.append("a can_slash is awaited but no PoI of the on-chain state is known")
+            self._cheats.update(f.seq for f in awaited)
             return
         self._cheats.update(f.seq for f in awaited)
         cheater = self._cheater(awaited[0])
@@ -720,6 +721,23 @@ class Replayer:
                 with contextlib.suppress(DecodeError):
                     return encoding.decode(frame.channel_id, "ch")
         return None
+
+    def _stale_poi(self, state_hash: bytes) -> bytes | None:
+        """A PoI proving the on-chain state: the latest one fetched, else the opening's."""
+        fetched = self._last_poi()
+        if fetched is not None and trees.Poi.decode(fetched).state_hash() == state_hash:
+            return fetched
+        keys = [self.keys[r].public_key for r in ("initiator", "responder")]
+        try:
+            terms = ChannelParams.from_query(self.plan.terms)
+            balances = {
+                keys[0]: terms.initiator_amount - terms.push_amount,
+                keys[1]: terms.responder_amount + terms.push_amount,
+            }
+        except (ChanNbError, ValueError, AttributeError):
+            return None
+        opening = trees.StateTrees.from_balances(balances).poi(accounts=keys)
+        return opening.serialize() if opening.state_hash() == state_hash else None
 
     def _last_poi(self) -> bytes | None:
         """The PoI of this run's latest ``channels.get.poi`` answer."""
