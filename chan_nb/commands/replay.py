@@ -17,10 +17,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "answers differ from the recording (identifiers, keys and signatures normalised). "
         "A recording that starts mid-channel is replayed after its group's "
         "init_per_group.md (found beside it, or given with --prelude). The last line is "
-        "'replay: N steps matched, N differed'; the exit status is 1 on any difference. "
+        "'replay: N steps matched, N differed' (then 'replay: incomplete (why)' when it "
+        "stopped early); the exit status is 1 on any difference or an early stop. "
         "On the embedded node the replay stops at the first request for a feature it "
-        "does not simulate (contracts, solo close, slash, settle, snapshot, force "
-        "progress) and notes where. "
+        "does not simulate (contracts, generalized accounts, force progress) and says why. "
         "Against a real node the keys of two funded accounts come from "
         "CHAN_NB_INITIATOR_SECRET and CHAN_NB_RESPONDER_SECRET (hex secret seeds).",
     )
@@ -43,8 +43,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--step-timeout",
         type=float,
-        default=2.0,
-        help="seconds to wait for what the recording shows before giving up on it",
+        default=None,
+        help="seconds to wait for what the recording shows before giving up on it "
+        "(default: sized from the recording's timeout_* parameters, at least 2)",
     )
     parser.add_argument("--out", type=Path, help="write the replay's own recording here")
     parser.add_argument(
@@ -115,4 +116,6 @@ def run(args: argparse.Namespace) -> int:
         SessionLog(result.replayed, title="replay").save(args.out)
         print(f"replay recording written to {args.out}")
     print(comparison.summary_line())
-    return 0 if comparison.ok else 1
+    if result.stopped is not None:
+        print(f"replay: incomplete ({result.stopped})")
+    return 0 if comparison.ok and result.stopped is None else 1

@@ -22,6 +22,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from nacl.bindings import crypto_core_ed25519_is_valid_point
@@ -40,6 +41,9 @@ from chan_nb.protocol.codes import Reason
 Json = Any
 
 log = logging.getLogger(__name__)
+
+#: Entries ``channels.history.fetch`` keeps per FSM (the node's ``log_keep`` default).
+HISTORY_KEEP = 10
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,10 @@ class NodeCore:
         self._peer_queue: deque[tuple[ChannelFsm, events.PeerMsg]] = deque()
         self._delayed: list[tuple[float, int, Callable[[float], None]]] = []  # (due, seq, event)
         self._seq = 0
-        self._noticed: set[int] = set()  # id(fsm) told of its peer's end before the delay
+        self._noticed: set[int] = set()
+        self._history: dict[
+            int, deque[dict[str, Json]]
+        ] = {}  # id(fsm) -> its log  # id(fsm) told of its peer's end before the delay
         self.next_block_at: float | None = None
         self._actions: list[Action] = []
         self._now = 0.0
@@ -461,7 +468,14 @@ class NodeCore:
         if request.method == methods.SYSTEM:
             self._system(handler, request, now)
             return
-        call = rpc.to_call(request.method, request.params)
+        if request.method in rpc.CURRENT_ONLY and self.config.recorded_quirks:
+            call: events.Call | rpc.Immediate | rpc.Silent | Reason = Reason.METHOD_NOT_FOUND
+        elif request.method == methods.HISTORY_FETCH and handler.fsm is not None:
+            call = rpc.Immediate(list(self._history.get(id(handler.fsm), ())))
+        else:
+            call = rpc.to_call(request.method, request.params)
+        if handler.fsm is not None and not isinstance(call, Reason):
+            self._log(handler.fsm, "request", request.method, request.params)
         if isinstance(call, Reason):
             self._send(
                 handler, frames.error(self._rid(request), handler.channel_id, call, request.raw)
@@ -498,6 +512,13 @@ class NodeCore:
     @staticmethod
     def _rid(request: frames.Request) -> Json:
         return request.request_id if request.has_id else None
+
+    def _log(self, machine: ChannelFsm, kind: str, tag: str, info: Json) -> None:
+        """One entry of the FSM's history (``channels.history.fetch``, current node): the
+        latest ``HISTORY_KEEP`` reports, requests and peer messages, oldest first."""
+        entries = self._history.setdefault(id(machine), deque(maxlen=HISTORY_KEEP))
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        entries.append({"type": kind, "tag": tag, "time": stamp, "info": info})
 
     def _answer(self, handler: Handler, request: frames.Request, result: events.CallResult) -> None:
         if isinstance(result, events.Fail):
@@ -607,6 +628,7 @@ class NodeCore:
 
     def _output(self, machine: ChannelFsm, output: events.Output, now: float) -> None:
         if isinstance(output, events.Notify):
+            self._log(machine, "report", output.method.removeprefix("channels."), output.data)
             handler = self._handler_of.get(id(machine))
             if handler is None:
                 return
@@ -619,6 +641,7 @@ class NodeCore:
         elif isinstance(output, events.SendPeer):
             peer = self._peer_of.get(id(machine))
             if peer is not None:
+                self._log(machine, "send", output.msg.kind, None)
                 self._peer_queue.append((peer, output.msg))
         elif isinstance(output, events.PostTx):
             self.chain.post(output.signed)
@@ -645,6 +668,7 @@ class NodeCore:
             self._terminated(machine, now)
 
     def _terminated(self, machine: ChannelFsm, now: float) -> None:
+        self._history.pop(id(machine), None)
         if machine in self._fsms:
             self._fsms.remove(machine)
         self._created.pop(id(machine), None)
@@ -763,6 +787,7 @@ class NodeCore:
             while self._peer_queue:
                 target, msg = self._peer_queue.popleft()
                 if target.alive:
+                    self._log(target, "receive", msg.kind, None)
                     self._event(target, target.on_peer, msg, now)
                     self._drain(target, now)
             self._retry_blocked(now)

@@ -27,6 +27,9 @@ MAX_MESSAGE_BYTES: Final = 65_000
 #: Features the embedded node does not simulate; the node's generic error answers them.
 UNSUPPORTED: Final = frozenset({methods.FORCE_PROGRESS})
 
+#: Methods a current node has and the 2020 build did not (−32601 there; part 2 §2.2).
+CURRENT_ONLY: Final = frozenset({methods.HISTORY_FETCH, methods.ASSUME_MINIMUM_DEPTH})
+
 #: The dispute requests (disputes-and-current-node.md §1.4): optional fee, gas_price, nonce.
 SOLO_METHODS: Final = frozenset(
     {methods.CLOSE_SOLO, methods.SLASH, methods.SETTLE, methods.SNAPSHOT_SOLO}

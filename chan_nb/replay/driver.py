@@ -114,6 +114,22 @@ def recorded_era(frames: Sequence[Frame]) -> Era:
     return "recorded"
 
 
+#: The least a step is waited for (the node's own pace plus scheduling).
+MIN_STEP_TIMEOUT: Final = 2.0
+
+
+def step_timeout_for(frames: Sequence[Frame]) -> float:
+    """How long to wait for what a step awaits: the longest ``timeout_*`` a socket opening
+    of the recording sets (a recording may wait for its 3 s funding-lock timer), plus a
+    second, and never less than :data:`MIN_STEP_TIMEOUT`."""
+    longest = 0
+    for frame in frames:
+        for key, value in (frame.params or {}).items():
+            if frame.direction is Direction.OPEN and key.startswith("timeout_") and value.isdigit():
+                longest = max(longest, int(value))
+    return max(MIN_STEP_TIMEOUT, longest / 1000 + 1.0)
+
+
 class ReplayError(ChanNbError):
     """A recording cannot be replayed (the message says why)."""
 
@@ -265,6 +281,8 @@ class ReplayResult:
     recorded_parties: dict[str, str]
     replayed_parties: dict[str, str]
     notes: list[str]
+    #: why the replay stopped before the recording's end (None: it went all the way)
+    stopped: str | None = None
 
 
 class Replayer:
@@ -312,6 +330,8 @@ class Replayer:
         #: its "not simulated" error: the replay stops there instead of waiting, step by
         #: step, for frames that can never come
         self.unsimulated: tuple[str, int] | None = None
+        #: why the replay stopped before a client frame the embedded node cannot take
+        self.stopped_because: str | None = None
         self._last_sent_seq = 0
         self._cheats: set[int] = set()  # awaited can_slash seqs a stale close was posted for
 
@@ -360,7 +380,9 @@ class Replayer:
                     performed = self.plan.frames[:index]
                     break
             await self._catch_up()
-            if self.unsimulated is not None:
+            if self.stopped_because is not None:
+                self.notes.append(self.stopped_because)
+            elif self.unsimulated is not None:
                 method, seq = self.unsimulated
                 self.notes.append(
                     f"stopped after #{seq}: the embedded node does not simulate {method} "
@@ -379,6 +401,8 @@ class Replayer:
             dict(self.plan.parties),
             replayed_parties,
             self.notes,
+            self.stopped_because
+            or (f"{self.unsimulated[0]} is not simulated" if self.unsimulated else None),
         )
 
     async def _perform(self, frame: Frame) -> bool:
@@ -397,6 +421,10 @@ class Replayer:
         await self._catch_up()
         if self.unsimulated is not None:
             return False
+        reason = self._not_simulated(frame)
+        if reason is not None:
+            self.stopped_because = f"stopped before #{frame.seq}: {reason}"
+            return False
         session = self._session(frame)
         if frame.direction is Direction.OPEN:
             await self._open(session, frame)
@@ -405,6 +433,21 @@ class Replayer:
         elif frame.direction is Direction.CLOSE:
             await self._close(session, frame)
         return True
+
+    def _not_simulated(self, frame: Frame) -> str | None:
+        """Why the embedded node cannot take this client frame (None: it can)."""
+        if self.node is None or frame.direction is not Direction.SENT or not frame.tx:
+            return None
+        try:
+            signed = txs.decode_signed(frame.tx)
+        except DecodeError:
+            return None
+        if isinstance(signed.tx, txs.GaMetaTx):
+            return (
+                "a generalized account authenticates with a contract call (ga_meta_tx), "
+                "which the embedded node does not simulate (contracts need a VM)"
+            )
+        return None
 
     async def _open(self, session: Session, frame: Frame) -> None:
         query = dict(parse_qsl(urlsplit(frame.raw).query, keep_blank_values=True))
@@ -779,17 +822,20 @@ async def replay(
     network_id: str | None = None,
     prelude: Path | None = None,
     memory: bool = False,
-    step_timeout: float = 2.0,
+    step_timeout: float | None = None,
     era: Era | None = None,
     keys: tuple[Keypair, Keypair] | None = None,
 ) -> ReplayResult:
     """Replay ``path`` against a fresh embedded node (default) or the node at ``url``.
 
+    ``step_timeout`` defaults to :func:`step_timeout_for` the recording.
     A real node needs ``keys`` of funded accounts (initiator, responder); the embedded
     node funds fresh ones itself and plays the node build ``era`` (default: the one the
     recording shows, :func:`recorded_era`; ``result.plan.era`` says which).
     """
     what = plan(path, prelude)
+    if step_timeout is None:
+        step_timeout = step_timeout_for(what.frames)
     if url is not None:
         if network_id is None:
             raise ReplayError("a node given by URL needs its network id")
