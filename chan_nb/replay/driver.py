@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -128,6 +128,27 @@ def step_timeout_for(frames: Sequence[Frame]) -> float:
             if frame.direction is Direction.OPEN and key.startswith("timeout_") and value.isdigit():
                 longest = max(longest, int(value))
     return max(MIN_STEP_TIMEOUT, longest / 1000 + 1.0)
+
+
+def _case_start_round(case: Sequence[Frame]) -> int | None:
+    """The co-signed round a mid-group case starts from: its first proposal's round − 1,
+    or the round its first conflict names."""
+    for frame in case:
+        if frame.direction is not Direction.RECEIVED or frame.round is None:
+            continue
+        if frame.method == methods.CONFLICT:
+            return frame.round
+        kind = methods.SIGN_BY_REQUEST.get((frame.method or "").removeprefix(methods.SIGN_PREFIX))
+        if kind is not None and kind.request in (
+            "update",
+            "update_ack",
+            "deposit_tx",
+            "withdraw_tx",
+            "deposit_ack",
+            "withdraw_ack",
+        ):
+            return frame.round - 1
+    return None
 
 
 class ReplayError(ChanNbError):
@@ -334,6 +355,8 @@ class Replayer:
         self.stopped_because: str | None = None
         self._last_sent_seq = 0
         self._cheats: set[int] = set()  # awaited can_slash seqs a stale close was posted for
+        self._advancing = False
+        self._advance_seqs: set[int] = set()  # this run's records of the round advance
 
     # -- setup ---------------------------------------------------------------------------------
     def _session(self, frame: Frame) -> Session:
@@ -376,6 +399,8 @@ class Replayer:
         performed = self.plan.frames
         try:
             for index, frame in enumerate(self.plan.frames):
+                if index == self.plan.prelude_records and self.plan.prelude is not None:
+                    await self._advance_to_case_round(self.plan.frames[index:])
                 if not await self._perform(frame):
                     performed = self.plan.frames[:index]
                     break
@@ -389,7 +414,7 @@ class Replayer:
                     "(it answered -32603); the rest of the recording depends on it"
                 )
             # sockets the recording leaves open are closed after the comparison point
-            replayed = list(self.recorder.frames)
+            replayed = [f for f in self.recorder.frames if f.seq not in self._advance_seqs]
         finally:
             everyone = {id(s): s for s in [*self.sessions.values(), *self._latest.values()]}
             await asyncio.gather(*(s.close() for s in everyone.values()))
@@ -608,6 +633,10 @@ class Replayer:
     # pairing: the k-th recorded frame of a kind with the k-th replayed one of that kind, so
     # frames arriving in another order (a message overtaking a block's frames) still pair
     def _on_record(self, frame: Frame) -> None:
+        if self._advancing:
+            self._advance_seqs.add(frame.seq)
+            self._progress.set()
+            return
         if frame.direction is Direction.RECEIVED and self.unsimulated is None:
             method = _unsimulated_method(frame) if self.node is not None else None
             if method is not None:
@@ -711,6 +740,92 @@ class Replayer:
             except TimeoutError:
                 continue
             quiet_since = loop.time()
+
+    # -- a group case recorded at a later round -------------------------------------------------
+    async def _advance_to_case_round(self, case: Sequence[Frame]) -> None:
+        """Bring the channel to the round the case starts at, with zero-amount transfers.
+
+        A group's cases were recorded one after another on one channel, so a later case
+        starts at a later round than the group's prelude leaves; the frames of the advance
+        are not compared (a note says how many rounds were added).
+        """
+        await self._catch_up()
+        target = _case_start_round(case)
+        current = self._current_round()
+        i, r = self._latest.get("initiator"), self._latest.get("responder")
+        if target is None or current is None or target <= current or i is None or r is None:
+            return
+        self._advancing = True
+        try:
+            for _ in range(target - current):
+                if not await self._zero_transfer(i, r):
+                    self.notes.append("could not advance the channel to the case's round")
+                    return
+        finally:
+            self._advancing = False
+        self.notes.append(
+            f"advanced the channel from round {current} to {target} (the round the case was "
+            f"recorded at) with {target - current} zero transfers, not compared"
+        )
+
+    def _current_round(self) -> int | None:
+        state = self._latest_state("initiator")
+        if state is None:
+            return None
+        with contextlib.suppress(DecodeError):
+            return getattr(txs.decode_signed(state).innermost, "round", 1)
+        return None
+
+    async def _zero_transfer(self, i: Session, r: Session) -> bool:
+        """One transfer of 0 from the initiator, signed by both (manual signing)."""
+        before = self._current_round() or 0
+        params = {"from": self.keys["initiator"].address, "to": self.keys["responder"].address}
+        update = {"jsonrpc": "2.0", "method": methods.UPDATE_NEW, "params": {**params, "amount": 0}}
+        seen = {
+            "update": self._requests_seen(i, "update"),
+            "update_ack": self._requests_seen(r, "update_ack"),
+        }
+        await i.send_raw(json.dumps(update))
+        for session, tag, role in ((i, "update", "initiator"), (r, "update_ack", "responder")):
+            kind = methods.SIGN_BY_REQUEST[tag]
+
+            def asked(session: Session = session, tag: str = tag) -> bool:
+                return self._requests_seen(session, tag) > seen[tag]
+
+            request = self._sign_request_of(session, kind) if await self._until(asked) else None
+            if request is None:
+                return False
+            signed = Signer(self.keys[role], self.network_id).sign(request.decoded())
+            reply = {
+                "jsonrpc": "2.0",
+                "method": kind.reply_method,
+                "params": {"signed_tx": signed.to_api()},
+            }
+            await session.send_raw(json.dumps(reply))
+
+        def both_updated() -> bool:
+            rounds = set()
+            for role in ("initiator", "responder"):
+                state = self._latest_state(role)
+                if state is None:
+                    return False
+                rounds.add(getattr(txs.decode_signed(state).innermost, "round", 1))
+            return rounds == {before + 1}
+
+        return await self._until(both_updated)
+
+    @staticmethod
+    def _requests_seen(session: Session, tag: str) -> int:
+        return sum(1 for e in session.events if isinstance(e, ev.SignRequest) and e.tag == tag)
+
+    async def _until(self, done: Callable[[], bool]) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.step_timeout
+        while not done():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.001)
+        return True
 
     # -- what the node's test suite did out of band -------------------------------------------
     def _post_stale_close(self, missing: Sequence[Frame]) -> None:
