@@ -289,3 +289,20 @@ def test_the_chain_checks_solo_txs_as_the_node_does(h: Harness) -> None:
         chain.check_push(
             wrapped.with_signature(signing.sign(wrapped.tx_bytes, ch.rkey, chain.network_id))
         )
+
+
+def test_with_blocks_on_a_timer_a_held_settle_goes_through_by_itself() -> None:
+    h = Harness(NodeCore(NodeConfig(block_interval=0.01)))
+    ch = open_channel(h, confirm=False)
+    h.sleep(1.0)  # blocks come while a tx waits: the channel opens
+    h.take(ch.i), h.take(ch.r)
+    close_solo(ch, ch.i)
+    h.sleep(0.5)
+    assert on_chain_infos(h.take(ch.r)) == [("solo_closing", "channel_close_solo_tx")]
+    h.take(ch.i)
+    h.request(ch.r, methods.SETTLE, {})
+    ch.sign_last(ch.r)
+    assert h.core.fsm_of(ch.r).held_settle is not None
+    h.sleep(2.0)  # nothing else needs blocks: the held settle keeps the chain moving
+    assert on_chain_infos(h.take(ch.i)) == [("channel_closed", "channel_settle_tx")]
+    assert channel_object(ch).closed

@@ -654,6 +654,8 @@ class NodeCore:
             watches.sort(key=lambda w: w.fsm.role is not Role.INITIATOR)
             self._schedule_block(now)
             self._check_watches(output.tx_hash, now)
+        elif isinstance(output, events.WantBlocks):
+            self._schedule_block(now)
         elif isinstance(output, events.Listen):
             if machine not in self._listeners:
                 self._listeners.append(machine)
@@ -714,8 +716,8 @@ class NodeCore:
             self.next_block_at = now + self.config.block_interval
 
     def _chain_has_work(self) -> bool:
-        if self.chain.busy:
-            return True
+        if self.chain.busy or any(m.held_settle is not None for m in self._fsms):
+            return True  # a held settle waits for blocks to unlock the channel
         return any(watches for watches in self._watches.values())
 
     def _mine_block(self, now: float) -> None:

@@ -233,4 +233,19 @@ class ChannelIdKnown:
     channel_id: bytes
 
 
-Output = Notify | SendPeer | PostTx | WatchTx | Listen | SaveState | Terminated | ChannelIdKnown
+@dataclass(frozen=True)
+class WantBlocks:
+    """The FSM waits for the chain to move (a settle held until the channel unlocks)."""
+
+
+Output = (
+    Notify
+    | SendPeer
+    | PostTx
+    | WatchTx
+    | Listen
+    | SaveState
+    | Terminated
+    | ChannelIdKnown
+    | WantBlocks
+)

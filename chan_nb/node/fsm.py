@@ -75,6 +75,7 @@ from chan_nb.node.events import (
     Stop,
     Terminated,
     Transfer,
+    WantBlocks,
     WatchTx,
     Withdraw,
 )
@@ -1174,6 +1175,7 @@ class ChannelFsm:
         on_chain = self.chain.channel(self.channel_id) if self.channel_id else None
         if p.op is Op.SETTLE and on_chain is not None and on_chain.locked(self.chain.height):
             self.held_settle = p.signed
+            self.out.append(WantBlocks())
             self._solo_back(p)
             return
         try:
