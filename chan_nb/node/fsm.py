@@ -1036,9 +1036,15 @@ class ChannelFsm:
             assert p is not None
             self._roll_back(codes.CONFLICT_TIMEOUT, tell_peer=not p.starter)
             return
-        if self.role is Role.RESPONDER and self.options.keep_running and self.funded:
+        if (
+            self.role is Role.RESPONDER
+            and self.options.keep_running
+            and self.funded
+            and not self.config.recorded_quirks
+        ):
             # keep_running: a responder outlives its timers once the channel exists (§1.5 c);
-            # before that it times out like any FSM, so abandoned opens do not linger
+            # before that it times out like any FSM, so abandoned opens do not linger.
+            # The 2020 build timed a kept-running responder out like the initiator (v5.6.0)
             return
         if self.state is State.MUTUAL_CLOSED:
             self._terminate("timeout")
