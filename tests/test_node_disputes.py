@@ -15,6 +15,7 @@ from chan_nb.codec.ids import Id
 from chan_nb.node import NodeConfig, NodeCore
 from chan_nb.node.chain import Chain, ChannelObject, TxRejected
 from chan_nb.node.fsm import State
+from chan_nb.node.outofband import stale_close_solo
 from chan_nb.protocol import methods
 
 ON_CHAIN = methods.ON_CHAIN_TX
@@ -125,18 +126,9 @@ def test_a_stale_close_posted_out_of_band_is_slashed_then_settled(h: Harness) ->
     ch.transfer(ch.i, 1)
     h.take(ch.i), h.take(ch.r)
     chain = h.core.chain
-    cheat = txs.ChannelCloseSoloTx(
-        Id.channel(encoding.decode(ch.channel_id, "ch")),
-        Id.account(ch.rkey.public_key),
-        b"",
-        encoding.decode(poi, "pi"),
-        0,
-        30_000 * 10**9,
-        chain.next_nonce(ch.rkey.public_key),
-    )
-    signed = txs.SignedTx.wrap(cheat)
-    signed = signed.with_signature(signing.sign(signed.tx_bytes, ch.rkey, chain.network_id))
-    h._run(h.core.post(signed, h.now))
+    channel = encoding.decode(ch.channel_id, "ch")
+    signed = stale_close_solo(chain, channel, ch.rkey, encoding.decode(poi, "pi"))
+    h.post(signed)
     h.mine()
     for conn in (ch.i, ch.r):  # both hold round 2: both may slash
         frames = h.take(conn)

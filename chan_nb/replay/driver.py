@@ -35,7 +35,7 @@ from chan_nb.codec.hashing import channel_pubkey
 from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
 from chan_nb.errors import ChanNbError, DecodeError
-from chan_nb.node.config import MIN_GAS_PRICE
+from chan_nb.node.outofband import stale_close_solo
 from chan_nb.node.rpc import NOT_SIMULATED
 from chan_nb.protocol import codes, methods
 from chan_nb.protocol.frames import strings_in
@@ -856,17 +856,7 @@ class Replayer:
             return
         self._cheats.update(f.seq for f in awaited)
         cheater = self._cheater(awaited[0])
-        key = self.keys[cheater]
-        tx = txs.ChannelCloseSoloTx(
-            Id.channel(channel),
-            Id.account(key.public_key),
-            b"",
-            poi,
-            chain.height + 10,
-            30_000 * MIN_GAS_PRICE,
-            chain.next_nonce(key.public_key),
-        )
-        signed = Signer(key, self.network_id).sign(txs.SignedTx.wrap(tx))
+        signed = stale_close_solo(chain, channel, self.keys[cheater], poi)
         self.node.post_tx(signed)
         self.notes.append(
             f"posted the test's stale close_solo (by the {cheater}) out of band before "
