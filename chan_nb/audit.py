@@ -13,7 +13,11 @@ Checks, per file:
   replies, ``ss_`` trees and ``pi_`` proofs hash to a state of the session;
   proposals with transfer/deposit/withdraw/meta updates, replayed on the
   previous round's balances, give the state hash they carry;
-- rounds of the co-signed states a client receives never go back.
+- rounds of the co-signed states a client receives never go back;
+- contracts: every contract update's code and call data and every call result
+  decodes; contract rounds are recomputed where the recording holds what a VM
+  would compute (:mod:`chan_nb.audit_contracts`; ``report.contract_rounds`` says
+  for each round whether it was, or why not).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from chan_nb import audit_contracts
 from chan_nb.codec import encoding, signing, trees, updates
+from chan_nb.codec import state as codec_state
 from chan_nb.codec.hashing import channel_pubkey, channel_pubkey_ga
 from chan_nb.codec.txs import (
     ChannelCloseSoloTx,
@@ -87,6 +93,10 @@ class AuditReport:
     network_id: str | None = None
     txs: int = 0
     findings: list[Finding] = field(default_factory=list)
+    #: contract code objects, call data and return values decoded (a failure is a finding)
+    contract_items: int = 0
+    #: one verdict per round with a contract update (recomputed, differs, or why not)
+    contract_rounds: list[audit_contracts.ContractRound] = field(default_factory=list)
 
     def count(self, check: Check, ok: bool) -> int:
         return sum(1 for f in self.findings if f.check == check and f.ok is ok)
@@ -118,12 +128,62 @@ class AuditReport:
     def line(self) -> str:
         """One line for the CLI: the file, its counts, and the verdict."""
         status = "ok" if self.ok else f"BAD ({len(self.problems)} problems)"
-        return (
+        text = (
             f"{self.source}: {status}; network {self.network_id or '?'}; {self.txs} txs, "
             f"{self.signatures_ok} signatures ok, {self.signatures_bad} bad, "
             f"{self.state_hashes_ok} state hashes ok, {self.state_hashes_bad} bad, "
             f"{self.count('channel_id', True)} channel ids ok"
         )
+        if self.contract_rounds:
+            counts = audit_contracts.count_outcomes(self.contract_rounds)
+            text += (
+                f"; contract rounds: {counts['ok']} recomputed, {counts['bad']} differ, "
+                f"{counts['cannot']} not recomputable without a VM"
+            )
+        return text
+
+    def contract_records(self) -> list[dict[str, Any]]:
+        """One dict per contract round: its verdict and why (for a DataFrame)."""
+        return [
+            {
+                "channel_id": encoding.encode("ch", v.channel),
+                "round": v.round,
+                "outcome": v.outcome,
+                "detail": v.detail,
+                "seq": v.seq,
+                "line": v.line,
+                "role": v.role,
+            }
+            for v in self.contract_rounds
+        ]
+
+    def __repr__(self) -> str:
+        return f"<AuditReport {self.line()}>"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from chan_nb.display import BAD, GOOD, badge, card, rows_table
+
+        status = badge("ok", GOOD) if self.ok else badge(f"{len(self.problems)} problems", BAD)
+        rows = [
+            ("network", escape(self.network_id or "?")),
+            ("txs", str(self.txs)),
+            ("signatures", f"{self.signatures_ok} ok, {self.signatures_bad} bad"),
+            ("state hashes", f"{self.state_hashes_ok} ok, {self.state_hashes_bad} bad"),
+            ("channel ids", f"{self.count('channel_id', True)} ok"),
+        ]
+        shown = self.problems[:20]
+        extra = ""
+        if shown:
+            cells = [
+                [str(f.seq), "" if f.line is None else str(f.line), f.role, f.check, f.detail]
+                for f in shown
+            ]
+            extra = rows_table(["seq", "line", "role", "check", "problem"], cells)
+            if len(self.problems) > len(shown):
+                extra += f"<div>… {len(self.problems) - len(shown)} more (.problems)</div>"
+        return card(f"audit of {self.source}", rows, status=status, extra=extra)
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per finding (for a DataFrame)."""
@@ -173,6 +233,7 @@ class _Session:
     rounds_of_hash: dict[bytes, set[tuple[bytes, int]]] = field(
         default_factory=lambda: defaultdict(set)
     )
+    contract_evidence: audit_contracts.Evidence = field(default_factory=audit_contracts.Evidence)
 
     def learn_balances(self, state_hash: bytes, balances: dict[bytes, int]) -> None:
         """Balances behind a known state hash become a base for replaying later rounds."""
@@ -300,6 +361,10 @@ def audit_frames(
             _check_embedded_pois(report, frame, session, tx)
         _check_message_states(report, frame, session)
         _check_round(report, frame, session, last_round)
+        if session.has_contracts:
+            _collect_contract_evidence(report, frame, session)
+    if session.has_contracts:
+        _check_contract_rounds(report, session)
     return report
 
 
@@ -420,6 +485,9 @@ def _check_embedded_pois(report: AuditReport, frame: AuditFrame, session: _Sessi
         _check_poi_bytes(report, frame, session, inner.poi, f"{inner.TYPE} poi")
     if isinstance(inner, ChannelForceProgressTx):
         _check_trees_bytes(report, frame, session, inner.offchain_trees, "force progress trees")
+        if session.has_contracts:
+            with suppress(DecodeError):
+                session.contract_evidence.add_trees(trees.StateTrees.decode(inner.offchain_trees))
 
 
 def _check_poi_bytes(
@@ -554,18 +622,10 @@ _REPLAYABLE = (
 
 
 def _apply(balances: dict[bytes, int], ups: list[updates.Update]) -> dict[bytes, int] | None:
-    out = dict(balances)
-    for up in ups:
-        if isinstance(up, updates.OffChainTransfer):
-            out[up.from_id.value] = out.get(up.from_id.value, 0) - up.amount
-            out[up.to_id.value] = out.get(up.to_id.value, 0) + up.amount
-        elif isinstance(up, updates.OffChainDeposit):
-            out[up.from_id.value] = out.get(up.from_id.value, 0) + up.amount
-        elif isinstance(up, updates.OffChainWithdrawal):
-            out[up.to_id.value] = out.get(up.to_id.value, 0) - up.amount
-    if any(v < 0 for v in out.values()):
+    try:
+        return codec_state.apply_updates(balances, ups, codec_state.by_pubkey)
+    except codec_state.InvalidUpdate:
         return None
-    return out
 
 
 def _check_proposal(
@@ -640,3 +700,139 @@ def _check_round(
     last_round[key] = max(rnd, previous or rnd)
     if previous is not None and rnd < previous:
         _add(report, frame, "round", False, f"state round {rnd} after round {previous}")
+
+
+# -- contract rounds (the work is in chan_nb.audit_contracts) ---------------------------------
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise DecodeError(f"expected a cb_ string, got {type(value).__name__}")
+    return value
+
+
+def _check_contract_update_decodes(
+    report: AuditReport, frame: AuditFrame, update: dict[str, Any]
+) -> None:
+    """The code and call data of a contract update the node accepted must decode."""
+    from chan_nb.codec.fate import CodeObject, decode_call
+
+    op = update.get("op")
+    if op not in _CONTRACT_OPS:
+        return
+    aevm = update.get("abi_version") == 1
+    try:
+        if op == "OffChainNewContract":
+            code = CodeObject.deserialize(encoding.decode(_text(update.get("code")), "cb"))
+            if code.is_fate:
+                code.fate()
+            report.contract_items += 1
+        raw = encoding.decode(_text(update.get("call_data")), "cb")
+        if not aevm:
+            decode_call(raw)
+        elif not raw or len(raw) % 32:
+            raise DecodeError(f"AEVM call data is whole 32-byte words, got {len(raw)} bytes")
+        report.contract_items += 1
+    except DecodeError as exc:
+        _add(report, frame, "decode", False, f"{op} update: {exc}")
+
+
+def _check_call_result_decodes(
+    report: AuditReport, frame: AuditFrame, call: dict[str, Any]
+) -> None:
+    """A call object a node sent decodes, its return value as its return type says."""
+    from chan_nb.codec.contracts import CallObject
+    from chan_nb.codec.fate import decode_result
+
+    try:
+        result = CallObject.from_dict(call)
+    except DecodeError as exc:
+        _add(report, frame, "decode", False, f"call object: {exc}")
+        return
+    raw = result.return_value
+    try:
+        decode_result(result.return_type_name, raw)  # type: ignore[arg-type]
+    except DecodeError as exc:
+        if not raw or len(raw) % 32:  # else: an AEVM contract's result (32-byte words)
+            _add(report, frame, "decode", False, f"call result: {exc}")
+            return
+    report.contract_items += 1
+
+
+def _collect_contract_evidence(report: AuditReport, frame: AuditFrame, session: _Session) -> None:
+    """Proposals, call results, proofs and trees a contract round's state hash needs."""
+    message = frame.message
+    if not isinstance(message, dict):
+        return
+    evidence = session.contract_evidence
+    method = message.get("method")
+    raw_params = message.get("params")
+    params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
+    raw_data = params.get("data")
+    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
+    if isinstance(method, str) and method.startswith("channels.sign."):
+        text, raw_updates = data.get("signed_tx"), data.get("updates")
+        tx = session.decoded.get(text) if isinstance(text, str) else None
+        if isinstance(raw_updates, list):
+            for raw_update in raw_updates:
+                if isinstance(raw_update, dict):
+                    _check_contract_update_decodes(report, frame, raw_update)
+        if isinstance(tx, SignedTx) and isinstance(raw_updates, list) and raw_updates:
+            inner = tx.innermost
+            if isinstance(inner, ChannelOffchainTx | ChannelDepositTx | ChannelWithdrawTx):
+                rnd = audit_contracts.from_proposal(
+                    inner.channel_id.value,
+                    inner.round,
+                    inner.state_hash,
+                    raw_updates,
+                    (frame.seq, frame.line, frame.role),
+                )
+                if rnd is not None:
+                    evidence.add_round(rnd)
+        return
+    if method in ("channels.update", "channels.leave"):
+        state = data.get("state")
+        tx = session.decoded.get(state) if isinstance(state, str) else None
+        if isinstance(tx, SignedTx):
+            digest = getattr(tx.innermost, "state_hash", None)
+            if isinstance(digest, bytes):
+                evidence.cosigned.add(digest)
+        return
+    if frame.direction != "received":
+        return
+    call = _result_of(message, "channels.get.contract_call")
+    if not isinstance(call, dict):
+        call = _result_of(message, "channels.dry_run.call_contract")
+    if isinstance(call, dict) and "gas_used" in call:
+        _check_call_result_decodes(report, frame, call)
+        if message.get("method") != "channels.dry_run.call_contract.reply":
+            evidence.add_call_reply(call)  # a dry run's result is for a round never made
+        return
+    result = _result_of(message, "channels.get.poi")
+    if isinstance(result, dict) and isinstance(result.get("poi"), str):
+        with suppress(DecodeError):
+            evidence.add_poi(trees.Poi.from_api(result["poi"]))
+        return
+    result = _result_of(message, "channels.get.offchain_state")
+    if isinstance(result, dict) and isinstance(result.get("trees"), str):
+        with suppress(DecodeError):
+            evidence.add_trees(trees.StateTrees.from_api(result["trees"]))
+
+
+def _check_contract_rounds(report: AuditReport, session: _Session) -> None:
+    evidence = session.contract_evidence
+    evidence.base_balances = {key: list(v) for key, v in session.states.items()}
+    report.contract_rounds = audit_contract_rounds = audit_contracts.audit_contract_rounds(evidence)
+    for verdict in audit_contract_rounds:
+        if verdict.outcome == "cannot":
+            continue
+        report.findings.append(
+            Finding(
+                verdict.seq,
+                verdict.line,
+                verdict.role,
+                "state_hash",
+                verdict.outcome == "ok",
+                verdict.detail,
+            )
+        )

@@ -31,3 +31,18 @@ class DecodeError(ChanNbError, ValueError):
 
 class SignatureError(ChanNbError):
     """A signature does not verify, or a key is unusable."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: chan_nb's own errors and OS errors say what is wrong; any
+    other is a defect, so the line says how to see the traceback and report it."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, ChanNbError):
+        return text
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or text}"
+    return (
+        f"unexpected {type(exc).__name__}: {text[:200]} "
+        "(a chan_nb bug: rerun with --debug for the traceback and report it)"
+    )

@@ -1,7 +1,7 @@
-"""Test helpers for the embedded node: a recording reader, signing clients, a conformance driver.
+"""Test helpers for the embedded node: recorded steps, signing clients, a conformance driver.
 
-* :func:`parse_recording` reads both published forms (Markdown with ``####``
-  headings and fences, and the rendered plain-text copy) into :class:`Step` s.
+* :func:`parse_recording` reads a recording with the package's readers
+  (:func:`chan_nb.recording.load`) into :class:`Step` s.
 * :class:`Harness` drives the pure :class:`NodeCore` synchronously in virtual
   time (unit tests of the protocol logic).
 * :class:`RecordingDriver` plays the *client side* of a recording against an
@@ -9,6 +9,12 @@
   recorded participants, sign requests are signed anew with those keys, and
   every node frame received is compared with the recorded one on
   (kind, method, event, error code, data codes, channel_id nullness).
+
+  It is not :mod:`chan_nb.replay`, on purpose: the replayer drives client
+  :class:`~chan_nb.client.Session` s (which refuse malformed requests and settle frames
+  that race) and reports differences as notes; conformance sends the recorded client
+  frames as they are — broken ones included — over raw connections, and fails on the
+  first node frame that differs, in order, per socket.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from chan_nb.node import EmbeddedNode
 from chan_nb.node.core import Close, NodeCore, Send
 from chan_nb.node.memory import ConnectionClosed, MemoryConnection
 from chan_nb.protocol import frames, methods
+from chan_nb.recording import Direction, load
 
 Json = Any
 
@@ -48,58 +55,25 @@ class Step:
         return json.loads(self.text)
 
 
-_HEAD = re.compile(
-    r"^(?:#### )?(initiator|responder) "
-    r"(opens a WebSocket connection|---> node|<--- node|info|closes WebSocket connection)\s*$"
-)
-_KIND = {
-    "opens a WebSocket connection": "open",
-    "---> node": "send",
-    "<--- node": "recv",
-    "info": "info",
-    "closes WebSocket connection": "close",
+#: the step kind of each record direction of :mod:`chan_nb.recording`
+_STEP_KIND: dict[Direction, str] = {
+    Direction.OPEN: "open",
+    Direction.SENT: "send",
+    Direction.RECEIVED: "recv",
+    Direction.CLOSE: "close",
+    Direction.INFO: "info",
 }
 
 
 def parse_recording(path: Path) -> list[Step]:
-    """Steps of a recorded session (Markdown or rendered text)."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    steps: list[Step] = []
-    i = 0
-    while i < len(lines):
-        match = _HEAD.match(lines[i])
-        i += 1
-        if not match:
-            continue
-        role, kind = match.group(1), _KIND[match.group(2)]
-        if kind == "close":
-            steps.append(Step(role, kind, ""))
-            continue
-        body: list[str] = []
-        while i < len(lines) and not lines[i].strip():
-            i += 1
-        if i < len(lines) and lines[i].startswith("```"):
-            i += 1
-            while i < len(lines) and not lines[i].startswith("```"):
-                body.append(lines[i])
-                i += 1
-            i += 1
-        elif i < len(lines) and lines[i].startswith(">"):
-            body.append(lines[i].lstrip("> "))
-            i += 1
-        elif kind in ("send", "recv"):  # rendered form: a JSON object up to its closing brace
-            depth = 0
-            while i < len(lines):
-                body.append(lines[i])
-                depth += lines[i].count("{") - lines[i].count("}")
-                i += 1
-                if depth <= 0:
-                    break
-        elif i < len(lines):
-            body.append(lines[i])
-            i += 1
-        steps.append(Step(role, kind, "\n".join(body).strip()))
-    return steps
+    """Steps of a recorded session, read by the package's own (strict) readers.
+
+    Any format :func:`chan_nb.recording.load` reads (published Markdown, rendered text,
+    JSONL …); a step's text is the record's raw text: the URL of an open, the exact
+    JSON of a frame, a note.
+    """
+    log = load(path, decode_txs=False)
+    return [Step(frame.role, _STEP_KIND[frame.direction], frame.raw) for frame in log.frames]
 
 
 def frame_key(frame: Json) -> tuple[Any, ...]:

@@ -191,10 +191,13 @@ def browser() -> Iterator[Any]:
 class NotebookPage:
     """One notebook open in JupyterLab, with the steps a tutorial reader takes."""
 
-    def __init__(self, browser: Any, lab: Lab, name: str, shots: Path) -> None:
+    def __init__(
+        self, browser: Any, lab: Lab, name: str, shots: Path, width: int = 1400, tag: str = ""
+    ) -> None:
         self.name = name
         self.shots = shots
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        self.tag = tag  # in screenshot names: a dark or narrow pass does not overwrite
+        self.page = browser.new_page(viewport={"width": width, "height": 1000})
         self.page.set_default_timeout(60_000)
         self.page.goto(lab.notebook_url(name))
         self.page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached")
@@ -233,7 +236,7 @@ class NotebookPage:
         return [rendered.nth(i).inner_text()[:2000] for i in range(rendered.count())]
 
     def screenshot(self, label: str) -> Path:
-        path = self.shots / f"{Path(self.name).stem}--{label}.png"
+        path = self.shots / f"{Path(self.name).stem}{self.tag}--{label}.png"
         self.page.screenshot(path=str(path))
         return path
 
@@ -242,7 +245,7 @@ class NotebookPage:
         cells = self.page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
         paths = []
         for i in range(cells.count()):
-            path = self.shots / f"{Path(self.name).stem}--cell{i:02d}.png"
+            path = self.shots / f"{Path(self.name).stem}{self.tag}--cell{i:02d}.png"
             cells.nth(i).screenshot(path=str(path))
             paths.append(path)
         return paths
@@ -256,8 +259,8 @@ def open_notebook(browser: Any, lab: Lab) -> Iterator[Any]:
     opened: list[NotebookPage] = []
     shots = artifacts_dir()
 
-    def opener(name: str) -> NotebookPage:
-        notebook = NotebookPage(browser, lab, name, shots)
+    def opener(name: str, width: int = 1400, tag: str = "") -> NotebookPage:
+        notebook = NotebookPage(browser, lab, name, shots, width, tag)
         opened.append(notebook)
         return notebook
 
@@ -380,3 +383,141 @@ def test_other_notebooks_render_without_errors(open_notebook: Any, name: str) ->
         nb.page.locator(".jp-RenderedMermaid img").first.wait_for()  # drawn asynchronously
         assert nb.page.locator(".jp-RenderedMermaid.jp-mod-warning").count() == 0
     assert len(nb.screenshot_cells()) >= 5
+
+
+#: The contrast of an element's text with what is painted behind it (WCAG's formula),
+#: compositing translucent backgrounds up the tree. Returns [ratio, background luminance].
+CONTRAST_JS = """(el) => {
+    const rgba = c => { const v = c.match(/[\\d.]+/g).map(Number); if (v.length === 3) v.push(1);
+                        return v; };
+    const layers = [];
+    for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+        const bg = rgba(getComputedStyle(node).backgroundColor);
+        if (bg[3] > 0) layers.push(bg);
+        if (bg[3] >= 1) break;
+    }
+    let base = [255, 255, 255];
+    for (let i = layers.length - 1; i >= 0; i--) {
+        const [r, g, b, a] = layers[i];
+        base = [r * a + base[0] * (1 - a), g * a + base[1] * (1 - a), b * a + base[2] * (1 - a)];
+    }
+    const lum = ([r, g, b]) => {
+        const f = v => {
+            v /= 255;
+            return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const fg = lum(rgba(getComputedStyle(el).color)), bg = lum(base);
+    return [(Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05), bg];
+}"""
+
+
+def contrast(locator: Any) -> tuple[float, float]:
+    ratio, background = locator.evaluate(CONTRAST_JS)
+    return float(ratio), float(background)
+
+
+def set_theme(page: Any, name: str) -> None:
+    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', "
+                  f"{{theme: '{name}'}})")  # fmt: skip
+    light = "true" if "Light" in name else "false"
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'")
+
+
+def test_dark_theme_keeps_every_text_readable(open_notebook: Any) -> None:
+    from playwright.sync_api import expect
+
+    nb = open_notebook("01_quickstart.ipynb", tag="-dark")
+    set_theme(nb.page, "JupyterLab Dark")
+    try:
+        nb.run_all()
+        assert nb.errors() == []
+        panel = nb.page.locator(".chan-nb-panel")
+        panel.wait_for()
+        panel.get_by_role("button", name="open", exact=True).click()
+        expect(panel.locator(".chan-nb-role-initiator .chan-nb-status")).to_have_text(
+            "open", timeout=60_000
+        )
+        panel.get_by_role("button", name="disconnect", exact=True).click()
+        expect(panel.locator(".chan-nb-role-responder")).to_contain_text(
+            "no socket", timeout=60_000
+        )
+        panel.get_by_role("button", name="transfer", exact=True).click()
+        marked = panel.locator(".chan-nb-frames tr.chan-nb-marked td").first
+        marked.wait_for(timeout=60_000)  # the conflict's row, highlighted
+        panel.scroll_into_view_if_needed()
+        nb.screenshot("panel-conflict")
+        for what, locator in (
+            ("conflict row", marked),
+            ("card", panel.locator(".chan-nb-role-initiator td").first),
+            ("notice", panel.locator(".chan-nb-notice").first),
+        ):
+            ratio, background = contrast(locator)
+            assert background < 0.2, f"{what}: not on a dark background ({background:.2f})"
+            assert ratio >= 4.5, f"{what}: contrast {ratio:.1f} in the dark theme"
+
+        stepper_nb = open_notebook("03_analysing_recordings.ipynb", tag="-dark")
+        stepper_nb.run_all()
+        assert stepper_nb.errors() == []
+        stepper = stepper_nb.page.locator(".chan-nb-replay")
+        stepper.wait_for()
+        stepper.scroll_into_view_if_needed()
+        stepper_nb.screenshot("stepper")
+        for what, locator in (
+            ("record JSON", stepper.locator("pre.chan-nb-pre").first),
+            ("balances", stepper.locator(".chan-nb-balances td").first),
+            ("header", stepper.locator(".chan-nb-step")),
+        ):
+            ratio, background = contrast(locator)
+            assert background < 0.2, f"{what}: not on a dark background ({background:.2f})"
+            assert ratio >= 4.5, f"{what}: contrast {ratio:.1f} in the dark theme"
+        cards = stepper_nb.page.locator(".chan-nb-card")
+        assert cards.count() >= 1  # the SessionLog / audit cards
+        ratio, _ = contrast(cards.first.locator("td").first)
+        assert ratio >= 4.5
+    finally:
+        set_theme(nb.page, "JupyterLab Light")
+
+
+CUT_LABELS_JS = """(root) => [...root.querySelectorAll('.widget-button, .widget-toggle-button')]
+    .filter(b => b.offsetParent !== null && b.scrollWidth > b.clientWidth + 1)
+    .map(b => b.textContent)"""
+
+
+def test_a_narrow_window_reflows_the_stepper_and_keeps_labels_whole(open_notebook: Any) -> None:
+    nb = open_notebook("03_analysing_recordings.ipynb", width=900, tag="-900px")
+    nb.run_all()
+    assert nb.errors() == []
+    stepper = nb.page.locator(".chan-nb-replay")
+    stepper.wait_for()
+    stepper.scroll_into_view_if_needed()
+    nb.screenshot("stepper")
+    assert stepper.evaluate(CUT_LABELS_JS) == []
+    table = stepper.locator(".chan-nb-balances")
+    box, frame = table.bounding_box(), stepper.bounding_box()
+    assert box is not None and frame is not None
+    assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1, "balances clipped"
+    ladder = stepper.locator(".chan-nb-stage > .widget-html").bounding_box()
+    side = stepper.locator(".chan-nb-stage > .widget-vbox").bounding_box()
+    assert ladder is not None and side is not None
+    assert side["y"] >= ladder["y"] + ladder["height"] - 1, "ladder and record not stacked"
+
+    quick = open_notebook("01_quickstart.ipynb", width=900, tag="-900px")
+    quick.run_all()
+    panel = quick.page.locator(".chan-nb-panel")
+    panel.wait_for()
+    panel.locator(".chan-nb-signing").get_by_role("button", name="manual").click()
+    approve = panel.locator(".chan-nb-approve-responder")
+    approve.wait_for()
+    panel.scroll_into_view_if_needed()
+    quick.screenshot("panel")
+    assert panel.evaluate(CUT_LABELS_JS) == []
+    # "signing" and "who" sit on the line of their buttons
+    for name in ("signing", "who"):
+        control = panel.locator(f".chan-nb-{name}")
+        label = control.locator(".widget-label").bounding_box()
+        button = control.locator(".widget-toggle-button").first.bounding_box()
+        assert label is not None and button is not None
+        middle = label["y"] + label["height"] / 2
+        assert abs(middle - (button["y"] + button["height"] / 2)) <= 3, name

@@ -118,10 +118,12 @@ def test_round_state_hash_and_channel_are_checked() -> None:
     assert len(moved) == 1 and "is not this channel" in moved[0]
 
 
-def test_unknown_balances_skip_only_the_hash_check() -> None:
+def test_unknown_balances_are_refused() -> None:
     request, core = request_at(SAMPLE_SESSION, 45)
     asked = {"update": pol.Expectation.transfer(SEED_I, SEED_R, 1)}
-    assert pol.check(request, context(core, expected=asked, balances=None)) == ()
+    assert pol.check(request, context(core, expected=asked, balances=None)) == (
+        "our balances are unknown, so the state hash cannot be checked",
+    )
 
 
 def test_shutdown_amounts_must_add_up() -> None:
@@ -161,19 +163,28 @@ def test_deposit_requests_of_both_sides() -> None:
             "responder_amount": "40000000000000",
         }
     )
+    # the log starts in an open channel at round 1 whose balances it never shows: every
+    # check but the state hash passes, and that one cannot be made, so it is refused
+    known = {"round": 1, "balances": None}
+    unknown = ("our balances are unknown, so the state hash cannot be checked",)
     own, own_core = request_at(path, 12, terms)
     assert own.tag == "deposit_tx"
     asked = {"deposit_tx": pol.Expectation.deposit(terms.initiator_id, 2)}
-    assert pol.check(own, context(own_core, expected=asked)) == ()
+    assert pol.check(own, context(own_core, expected=asked, **known)) == unknown
+    assert pol.check(own, context(own_core, expected=asked)) == (
+        "round 2 proposed while our round is unknown",
+    )
     wrong = {"deposit_tx": pol.Expectation.deposit(terms.initiator_id, 3)}
-    assert len(pol.check(own, context(own_core, expected=wrong))) == 1
+    (problem,) = pol.check(own, context(own_core, expected=wrong, **known))
+    assert "are not the requested" in problem
     ack, ack_core = request_at(path, 16, terms)
     assert ack.tag == "deposit_ack"
-    assert pol.check(ack, context(ack_core)) == ()
+    assert pol.check(ack, context(ack_core, **known)) == unknown
     # an acknowledger only co-signs deposits the peer makes, not ones made in its name
-    problems = pol.check(ack, context(ack_core, own=terms.initiator_id))
+    problems = pol.check(ack, context(ack_core, own=terms.initiator_id, **known))
     assert problems == (
-        f"OffChainDeposit for {terms.initiator_id}, expected one of [{terms.responder_id!r}]",
+        f"channel_deposit_tx names {terms.initiator_id}, expected {terms.initiator_id}"
+        " (the proposer)",
     )
 
 

@@ -167,7 +167,7 @@ def test_recorder_numbers_records_and_connections() -> None:
     assert directions[:3] == [Direction.OPEN, Direction.SENT, Direction.OPEN]
     assert [f.conn for f in recorder.frames] == [1, 1, 1, 1, 1, 2, 2]
     assert recorder.frames[1].method == "channels.leave"
-    assert list(recorder.df["seq"]) == [1, 2, 3, 4, 5, 6, 7]
+    assert list(recorder.df.index) == [1, 2, 3, 4, 5, 6, 7]
 
 
 # -- the sync helper ---------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def test_recorder_parses_lazily_but_keeps_order_and_listeners_see_frames_at_once
     assert [f.seq for f in frames] == [1, 2, 3, 4]
     assert [str(f.direction) for f in frames] == ["open", "sent", "received", "close"]
     assert frames[1].method == "channels.leave" and frames[2] is seen[0]
-    assert recorder.log.df["seq"].tolist() == [1, 2, 3, 4]
+    assert recorder.log.df.index.tolist() == [1, 2, 3, 4]
 
 
 async def test_open_returns_at_once_when_already_open_and_refuses_to_reopen_a_cut_channel() -> None:

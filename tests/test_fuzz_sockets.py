@@ -22,9 +22,10 @@ from test_fuzz_node import HUGE, TALLY, check_node_frame, report_tally
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
+from benchmarks.peers import SigningPeer
+from benchmarks.peers import open_signing_pair as open_pair
 from chan_nb.codec import encoding
 from chan_nb.node import ThreadedNode
-from chan_nb.node.bench import SigningPeer, open_pair
 from chan_nb.protocol import frames, methods
 
 #: examples over sockets (each opens one or more real connections)

@@ -11,9 +11,9 @@ import resource
 
 import pytest
 
-from chan_nb import loadtest
+from benchmarks import load as loadtest
+from benchmarks.peers import open_signing_pair as open_pair
 from chan_nb.node import EmbeddedNode
-from chan_nb.node.bench import open_pair
 
 pytestmark = pytest.mark.slow
 

@@ -16,9 +16,9 @@ from node_helpers import connect_params, sign_reply
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from benchmarks.peers import open_signing_pair as open_pair
 from chan_nb.codec.keys import Keypair
 from chan_nb.node import ConnectionClosed, EmbeddedNode, ThreadedNode
-from chan_nb.node.bench import open_pair
 from chan_nb.protocol import frames, methods
 
 

@@ -34,6 +34,7 @@ EXPECTED: dict[str, list[str]] = {
         r"responder: open round 2 \| same fsm: ba_",
         r"round 3\n\s+initiator:\s+69,999,999,997,498\n\s+responder:\s+40,000,000,002,502",
         r"<Ladder initiator \| node \| responder",
+        r"<SessionLog tap: \d+ records \| (initiator|responder):\d+ (initiator|responder):\d+",
         r"chan_nb channel panel",
     ],
     "02_seed_session_reproduced.ipynb": [
@@ -54,6 +55,8 @@ EXPECTED: dict[str, list[str]] = {
         r"69999999999998",  # the balance after the one-aetto transfer
         r"#62 responder\[5\] <- error",  # the replay loop's last stop
         r"(recordings in|No published recordings found)",
+        r"\d+ recordings in .*, \d+ audit ok",  # load_many / audit_many
+        r"last_round",  # the DuckDB query over the Parquet dataset
     ],
     "04_conflicts_and_reconnects.ipynb": [
         r"initiator: ChannelConflict: .*conflict 2 'conflict', channel stays at round 1",

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from conftest import SAMPLE_SESSION
 
+from benchmarks.recordings import import_throughput
 from chan_nb.cli import main
 from chan_nb.recording import load
-from chan_nb.recording.bench import import_throughput
 
 
 def test_summarize_prints_counts_and_operations(capsys: pytest.CaptureFixture[str]) -> None:

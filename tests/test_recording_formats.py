@@ -172,8 +172,9 @@ def test_empty_dataframe_has_all_columns() -> None:
 
 def test_sample_session_dataframe() -> None:
     log = load(SAMPLE_SESSION)
-    df = log.df
-    assert df is log.df  # built once
+    df = log.table()
+    assert df is log.table()  # built once
+    assert list(df.columns) == list(COLUMNS)
     assert len(df) == len(log)
     assert df["seq"].tolist() == list(range(1, len(log) + 1))
     assert set(df["role"].cat.categories) == {"initiator", "responder"}
@@ -182,6 +183,26 @@ def test_sample_session_dataframe() -> None:
     assert notices["round"].tolist() == [1, 1, 2]
     replies = df[(df["method"] == "channels.update") & (df["direction"] == "sent")]
     assert replies["round"].tolist() == [2, 2]
+
+
+def test_curated_view_reads_first() -> None:
+    """``log.df``: seq as the index, tz-aware wall times, the raw text last."""
+    log = SessionLog(live_frames(), name="live")
+    df = log.df
+    assert df is log.df
+    assert df.index.name == "seq" and df.index.tolist() == [f.seq for f in log]
+    assert str(df["time"].dtype) == "datetime64[ns, UTC]"
+    first = log.frames[0]
+    assert first.t_wall is not None
+    assert df["time"].iloc[0].timestamp() == pytest.approx(first.t_wall, abs=1e-6)
+    assert df.columns[-1] == "raw" and df.columns[0] == "time"
+    assert df["raw"].tolist() == [f.raw for f in log]
+    assert df["role"].tolist() == [f.role for f in log]
+    assert df.loc[log.frames[1].seq, "amount"] == BIG  # exact int kept in the view
+    assert len(df.columns) < len(log.table().columns)
+    imported = load(SAMPLE_SESSION).df
+    assert imported["time"].isna().all()  # a published log has no clock
+    assert imported.index[0] == 1
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "md", "txt"])

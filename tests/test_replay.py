@@ -10,7 +10,7 @@ from chan_nb.cli import main
 from chan_nb.recording import Direction, Frame, load, loads
 from chan_nb.replay.compare import compare
 from chan_nb.replay.driver import ReplayError, find_prelude, needs_prelude, plan, replay
-from chan_nb.replay.normalise import Namer, describe_tx, normalised
+from chan_nb.replay.normalise import Namer, normalised, tx_shape
 
 try:
     from conftest import SAMPLE_SESSION, shared_path
@@ -40,12 +40,12 @@ def test_namer_replaces_run_specific_values() -> None:
     assert namer.value({"id": -5, "params": {"id": None}}) == {"id": "<id>", "params": {"id": None}}
 
 
-def test_describe_tx_keeps_type_round_and_signature_count() -> None:
+def test_tx_shape_keeps_type_round_and_signature_count() -> None:
     seed = load(SAMPLE_SESSION).frames
     states = [f.tx for f in seed if f.method == "channels.update" and f.tx]
-    assert describe_tx(states[0]) == "<tx channel_create_tx r1 s2>"
-    assert describe_tx(states[-1]) == "<tx channel_offchain_tx r2 s2>"
-    assert describe_tx("tx_nonsense") == "<tx undecodable>"
+    assert tx_shape(states[0]) == "<tx channel_create_tx r1 s2>"
+    assert tx_shape(states[-1]) == "<tx channel_offchain_tx r2 s2>"
+    assert tx_shape("tx_nonsense") == "<tx undecodable>"
 
 
 def test_a_recording_matches_itself_and_tampering_shows() -> None:

@@ -150,7 +150,8 @@ async def test_no_secret_leaves_the_library(
             path = i.recorder.save(tmp_path / f"session{suffix}")
             texts[f"recording {suffix}"] = path.read_bytes()
         # DataFrames: the recording's table, every cell
-        texts["DataFrame"] = i.recorder.df.to_csv(index=False) + repr(i.recorder.df)
+        table = i.recorder.log.table()
+        texts["DataFrame"] = table.to_csv(index=False) + repr(table) + repr(i.recorder.df)
         # log lines (everything at DEBUG, any logger), with their tracebacks
         assert caplog.records, "nothing was logged: the capture is not working"
         texts["log lines"] = "\n".join(caplog.handler.format(record) for record in caplog.records)

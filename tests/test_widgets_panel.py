@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from chan_nb.client.errors import ClientError
 from chan_nb.client.events import Message
 from chan_nb.recording.frame import Frame
 from chan_nb.widgets import ChannelPanel, ReplayStepper
@@ -56,7 +57,8 @@ async def test_open_shows_round_balances_and_ids_per_role(panel: ChannelPanel) -
     assert panel.runner.is_running("open")
     assert panel.open_button.disabled
     await panel.idle()
-    assert not panel.open_button.disabled
+    assert panel.open_button.tooltip == "the channel is open already"  # still disabled
+    assert not panel.transfer_button.disabled and not panel.shutdown_button.disabled
     assert last_notice(panel).startswith("ok open: channel open at round 1: ch_")
     for role, session in panel.sessions.items():
         card = panel.cards[role].value
@@ -176,8 +178,10 @@ async def test_message_leave_reestablish_shutdown(panel: ChannelPanel) -> None:
     panel.shutdown_button.click()
     await panel.idle()
     assert last_notice(panel).startswith("ok shutdown: closed mutually by responder: tx_")
-    for role in ("initiator", "responder"):  # after the close the node ends both FSMs
-        assert ">died</b> · no socket" in panel.cards[role].value
+    for role in ("initiator", "responder"):  # the node ends both FSMs: closed, not "died"
+        assert ">closed</b> · no socket" in panel.cards[role].value
+    assert all(button.disabled for button in panel.actions.values())  # nothing can be done
+    assert panel.transfer_button.tooltip.startswith("the channel is closed")
 
 
 async def test_manual_signing_shows_requests_to_approve_or_reject(panel: ChannelPanel) -> None:
@@ -197,12 +201,20 @@ async def test_manual_signing_shows_requests_to_approve_or_reject(panel: Channel
     assert "<b>update</b>: channel_offchain_tx round 2" in panel.pending["initiator"].value
     assert "amount 3" in panel.pending["initiator"].value
     assert "checks ok" in panel.pending["initiator"].value
+    # the change, before approve/reject: who pays whom, our balance before → after, the fee
+    before = initiator.balances[initiator.address]
+    change = (
+        f"you pay 3 to {responder.address[:10]}…: your balance {before:,} → {before - 3:,}; fee 0"
+    )
+    assert change in panel.pending["initiator"].value
+    assert initiator.pending_signatures[0].summary == change
     assert not panel.approve_buttons["initiator"].disabled
     panel.approve_buttons["initiator"].click()
     await responder.wait_for_signature_request(timeout=5)
     await asyncio.sleep(0)
     panel.refresh()
     assert "<b>update_ack</b>" in panel.pending["responder"].value
+    assert "you receive 3 from" in panel.pending["responder"].value
     panel.approve_buttons["responder"].click()
     await panel.idle()
     assert any(n.text == "initiator paid 3 to responder: round 2" for n in panel.runner.notices)
@@ -300,3 +312,20 @@ def test_every_frame_filter_selects_a_subset() -> None:
     assert select_frames(frames, "errors and conflicts") == [frames[1]]
     assert select_frames(frames, "frames only") == frames[:2]
     assert select_frames(frames, "all records", limit=1) == [frames[2]]
+
+
+async def test_a_refusal_by_the_default_policy_shows_in_the_panel(panel: ChannelPanel) -> None:
+    await opened(panel)
+    initiator, responder = panel.sessions["initiator"], panel.sessions["responder"]
+    before = initiator.balances[initiator.address]
+    # the responder proposes a transfer *from* the initiator: the initiator refuses it
+    with pytest.raises(ClientError):
+        await responder.transfer(responder.address, 3, sender=initiator.address, timeout=5)
+    await panel.idle()
+    refused = [n for n in panel.runner.notices if n.action == "initiator refused"]
+    assert [n.text for n in refused] == [
+        "refused to sign update_ack: the peer's update_ack lowers our balance by 3"
+        " (needs a user rule or approval)"
+    ]
+    assert refused[0].level == "error"
+    assert initiator.balances[initiator.address] == before and initiator.round == 1

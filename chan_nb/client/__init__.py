@@ -21,12 +21,13 @@ from chan_nb.client.errors import (
     NodeError,
     PolicyViolation,
     Timeout,
+    UntrustedState,
     UpdateAborted,
 )
-from chan_nb.client.events import Event
+from chan_nb.client.events import Event, Refused, Untrusted
 from chan_nb.client.pair import new_pair, open_pair, pair_params
 from chan_nb.client.params import ChannelParams
-from chan_nb.client.policy import Expectation, SigningPolicy
+from chan_nb.client.policy import Change, Expectation, SigningPolicy
 from chan_nb.client.recorder import Recorder
 from chan_nb.client.session import (
     LATEST,
@@ -38,11 +39,12 @@ from chan_nb.client.session import (
 )
 from chan_nb.client.signer import Signer
 from chan_nb.client.sync import run
-from chan_nb.client.transport import MemoryTransport, Transport, WebSocketTransport
+from chan_nb.client.transport import FrameTooLarge, MemoryTransport, Transport, WebSocketTransport
 
 __all__ = [
     "LATEST",
     "Balances",
+    "Change",
     "ChannelClosed",
     "ChannelConflict",
     "ChannelErrorReport",
@@ -52,6 +54,7 @@ __all__ = [
     "ConnectionLost",
     "Event",
     "Expectation",
+    "FrameTooLarge",
     "IdStyle",
     "MemoryTransport",
     "NodeError",
@@ -59,12 +62,15 @@ __all__ = [
     "PendingSignature",
     "PolicyViolation",
     "Recorder",
+    "Refused",
     "Session",
     "Signer",
     "SigningPolicy",
     "Status",
     "Timeout",
     "Transport",
+    "Untrusted",
+    "UntrustedState",
     "UpdateAborted",
     "WebSocketTransport",
     "new_pair",

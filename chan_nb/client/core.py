@@ -22,9 +22,10 @@ from enum import StrEnum
 from typing import Any, Final
 
 from chan_nb.client import events as ev
-from chan_nb.client.ledger import Ledger
+from chan_nb.client.ledger import Ledger, signed_by
 from chan_nb.client.params import ChannelParams, Role, url_query
 from chan_nb.codec import hashing, txs
+from chan_nb.codec.ids import Id
 from chan_nb.errors import DecodeError
 from chan_nb.protocol import frames, methods
 
@@ -93,9 +94,16 @@ class ClientProtocol:
         *,
         params: ChannelParams | None = None,
         next_id: Callable[[], Json] | None = None,
+        network_id: str | None = None,
+        generalized: frozenset[str] = frozenset(),
     ) -> None:
         self.role: Role = role
         self.params = params
+        #: signatures of co-signed states are verified under it (None: not verified —
+        #: a core reading a recording; a session always gives it)
+        self.network_id = network_id
+        #: accounts whose meta tx stands for their signature (SigningPolicy.generalized)
+        self.generalized = generalized
         self.next_id = next_id or counter()
         self.status = Status.DISCONNECTED
         #: last status the FSM reached (kept across a disconnect, restored on reconnect)
@@ -104,6 +112,8 @@ class ClientProtocol:
         self.conn = 0
         self.url: str | None = None
         self.channel_id: str | None = None
+        #: the channel id came from a verified state or our own reconnect params: final
+        self.channel_id_fixed = False
         #: the id the channel will have, from the create tx we were asked to sign: lets
         #: a client cut before the node named the channel reconnect to it
         self.expected_channel_id: str | None = None
@@ -112,7 +122,9 @@ class ClientProtocol:
         self.left = False
         self.peer_connected: bool | None = None
         self.last_conflict: ev.Conflict | None = None
-        self.ledger = Ledger(initial=params.initial_balances() if params else None)
+        self.ledger = self._new_ledger()
+        #: events a handler adds after the frame's own (refused states)
+        self._notes: list[ev.Event] = []
         self.pending_sign: dict[str, ev.SignRequest] = {}
         self.pending_calls: dict[str, ev.Call] = {}  # json-encoded id -> call
         self.idless: list[ev.Call] = []
@@ -126,6 +138,12 @@ class ClientProtocol:
     @property
     def balances(self) -> dict[str, int] | None:
         return None if self.ledger.balances is None else dict(self.ledger.balances)
+
+    def _new_ledger(self) -> Ledger:
+        params = self.params
+        if params is None:
+            return Ledger()
+        return Ledger(initial=params.initial_balances(), reserve=params.channel_reserve)
 
     def own_id(self) -> str | None:
         return self.params.party(self.role) if self.params else None
@@ -141,8 +159,12 @@ class ClientProtocol:
         self.idless.clear()
         query = url_query(url)
         self.last_url_params = query
-        if "existing_channel_id" not in query:
+        existing = query.get("existing_channel_id")
+        if existing is None:
             self._fresh_channel(query)
+        elif not self.channel_id_fixed:
+            # our own reconnect/reestablish params name the channel: final from now on
+            self.channel_id, self.channel_id_fixed = existing, True
         return ev.Opened({}, query.get("existing_channel_id"), url, self.conn)
 
     def _fresh_channel(self, query: dict[str, str]) -> None:
@@ -151,11 +173,12 @@ class ClientProtocol:
             with contextlib.suppress(DecodeError):
                 self.params = ChannelParams.from_query(query)
         self.channel_id = self.fsm_id = self.offchain_tx = self.expected_channel_id = None
+        self.channel_id_fixed = False
         self.fsm_status = Status.DISCONNECTED
         self.left = False
         self.peer_connected = None
         self.last_conflict = None
-        self.ledger = Ledger(initial=self.params.initial_balances() if self.params else None)
+        self.ledger = self._new_ledger()
 
     def closed(self, by_node: bool = True) -> ev.Closed:
         """The socket closed. Pending signing requests are not re-sent on the next socket."""
@@ -200,7 +223,7 @@ class ClientProtocol:
         """
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if not isinstance(message, dict) or not isinstance(message.get("method"), str):
             return None
@@ -222,18 +245,27 @@ class ClientProtocol:
         """Events of one node frame (several for a batch), with the state updated."""
         try:
             decoded = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
             return [ev.Unparsed({}, None, text)]
         items = decoded if isinstance(decoded, list) else [decoded]
-        return [self._handle(ev.parse_event(item, text)) for item in items]
+        out: list[ev.Event] = []
+        for item in items:
+            out += self.handle_frame(item, text)
+        return out
 
-    def handle_frame(self, frame: Json) -> ev.Event:
-        """Like :meth:`receive` for an already decoded frame."""
-        return self._handle(ev.parse_event(frame))
+    def handle_frame(self, frame: Json, text: str = "") -> list[ev.Event]:
+        """Like :meth:`receive` for an already decoded frame: its event, then any notes."""
+        event = self._handle(ev.parse_event(frame, text))
+        notes, self._notes = self._notes, []
+        return [event, *notes]
 
     def _handle(self, event: ev.Event) -> ev.Event:
-        if event.channel_id is not None:
-            self.channel_id = event.channel_id
+        named = event.channel_id
+        # a frame's word is taken only until a verified state fixes the id, and only
+        # when it agrees with the create tx we checked
+        unknown = self.channel_id is None and not self.channel_id_fixed
+        if named is not None and unknown and self.expected_channel_id in (None, named):
+            self.channel_id = named
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             event = handler(self, event) or event
@@ -279,26 +311,48 @@ class ClientProtocol:
         if isinstance(round_, int):
             self.ledger.propose(round_, proposed)
 
-    def _co_signed(self, state: str) -> None:
+    def _co_signed(self, state: str) -> str | None:
+        """Verify a co-signed state and take it; the reason when it is refused."""
         try:
-            tx = txs.decode_api(state)
-        except DecodeError:
-            return
+            signed = txs.decode_signed(state)
+        except DecodeError as exc:
+            return f"undecodable state: {exc}"
+        inner = signed.innermost
+        channel = _state_channel(inner)
+        if self.channel_id_fixed and channel is not None and channel != self.channel_id:
+            return f"state of channel {channel}, not this channel {self.channel_id}"
+        params = self.params
+        if self.network_id is not None and params is not None:
+            for party in (params.initiator_id, params.responder_id):
+                if not signed_by(signed, party, self.network_id, self.generalized):
+                    return f"state not signed by {party} (network id {self.network_id!r})"
+        refused = self.ledger.co_signed(signed, state)
+        if refused is not None:
+            return refused
         self.offchain_tx = state
-        self.ledger.co_signed(tx)
+        if channel is not None and not self.channel_id_fixed:
+            self.channel_id, self.channel_id_fixed = channel, True
         done = self.ledger.round
         for tag, request in list(self.pending_sign.items()):
             round_ = _request_round(request)
             if round_ is not None and done is not None and round_ <= done:
                 del self.pending_sign[tag]
+        return None
 
-    def _on_update(self, event: ev.StateUpdate) -> None:
-        self._co_signed(event.state)
+    def _on_update(self, event: ev.StateUpdate) -> ev.Event:
+        refused = self._co_signed(event.state)
+        if refused is None:
+            return event
+        return ev.Untrusted(event.frame, self.channel_id, methods.UPDATE, refused, event.state)
 
     def _on_leave(self, event: ev.Leave) -> None:
         self.left = True
         if event.state:
-            self._co_signed(event.state)
+            refused = self._co_signed(event.state)
+            if refused is not None:
+                self._notes.append(
+                    ev.Untrusted(event.frame, self.channel_id, methods.LEAVE, refused, event.state)
+                )
 
     def _on_conflict(self, event: ev.Conflict) -> None:
         self.last_conflict = event
@@ -315,28 +369,30 @@ class ClientProtocol:
         if call is None:
             return event
         if call.method == methods.GET_BALANCES and isinstance(event.result, list):
-            self.ledger.reported(_balance_entries(event.result))
+            self._reported(event, event.result)
         elif call.method == methods.GET_OFFCHAIN_STATE and isinstance(event.result, dict):
             signed = event.result.get("signed_tx")
             if isinstance(signed, str) and signed and signed != self.offchain_tx:
-                self._adopt_state(signed)
+                # a state read back (after a reconnect): verified like any other
+                refused = self._co_signed(signed)
+                if refused is not None:
+                    what = f"{methods.GET_OFFCHAIN_STATE} reply"
+                    self._notes.append(
+                        ev.Untrusted(event.frame, self.channel_id, what, refused, signed)
+                    )
         return replace(event, answers=call)
 
-    def _adopt_state(self, signed: str) -> None:
-        """A state read back from the node (after a reconnect): take its round as ours."""
-        try:
-            tx = txs.decode_api(signed)
-        except DecodeError:
+    def _reported(self, event: ev.Event, result: list[Json]) -> None:
+        """A balances reply: believed only when it hashes to our verified state."""
+        entries = dict(_balance_entries(result))
+        if self.ledger.reported(entries.items()):
             return
-        inner = tx.innermost if isinstance(tx, txs.SignedTx) else tx
-        round_ = 1 if isinstance(inner, txs.ChannelCreateTx) else getattr(inner, "round", None)
-        self.offchain_tx = signed
-        if isinstance(round_, int) and round_ != self.ledger.round:
-            if round_ == (self.ledger.round or 0) + 1 and round_ in self.ledger.proposals:
-                self.ledger.co_signed(tx)
-            else:
-                self.ledger.round = round_
-                self.ledger.balances = None if round_ != 1 else self.ledger.balances
+        params = self.params
+        parties = {params.initiator_id, params.responder_id} if params else set()
+        if parties and parties <= set(entries) and self.ledger.state_hash is not None:
+            what = f"{methods.GET_BALANCES} reply"
+            reason = "balances that do not hash to our verified state"
+            self._notes.append(ev.Untrusted(event.frame, self.channel_id, what, reason, None))
 
     def _on_error(self, event: ev.ErrorReply) -> ev.Event:
         call: ev.Call | None = None
@@ -355,7 +411,7 @@ class ClientProtocol:
             if methods.read_reply_method(candidate.method) == wanted:
                 call = self.idless.pop(index)
                 if call.method == methods.GET_BALANCES and isinstance(event.data, list):
-                    self.ledger.reported(_balance_entries(event.data))
+                    self._reported(event, event.data)
                 return replace(event, answers=call)
         return event
 
@@ -382,6 +438,16 @@ def _balance_entries(result: list[Json]) -> Iterator[tuple[str, int]]:
             account, balance = entry.get("account"), entry.get("balance")
             if isinstance(account, str) and isinstance(balance, int):
                 yield account, balance
+
+
+def _state_channel(tx: txs.Tx) -> str | None:
+    """The channel a state tx belongs to (a GA's create, nonce 0: not computable here)."""
+    if isinstance(tx, txs.ChannelCreateTx):
+        if tx.nonce > 0:
+            return hashing.channel_id(tx.initiator_id.value, tx.nonce, tx.responder_id.value)
+        return None
+    channel = getattr(tx, "channel_id", None)
+    return channel.api if isinstance(channel, Id) else None
 
 
 def _request_round(request: ev.SignRequest) -> int | None:

@@ -91,6 +91,10 @@ class PolicyViolation(ClientError):
         super().__init__(f"refused to sign {tag} ({how}): " + "; ".join(problems))
 
 
+class UntrustedState(ClientError):
+    """A state the node sent failed the client's own checks (signatures, round, hash)."""
+
+
 class Timeout(ClientError, TimeoutError):
     """An await ran out of time; ``what`` names what was awaited."""
 

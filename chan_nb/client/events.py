@@ -130,6 +130,32 @@ class StateUpdate(Event):
     round: int | None
     tx_type: str | None
 
+    def __repr__(self) -> str:  # the state is kilobytes of base64: show its start
+        from chan_nb.display import short_id, short_text
+
+        return (
+            f"StateUpdate(round={self.round}, tx_type={self.tx_type}, "
+            f"channel_id={short_id(self.channel_id)}, state={short_text(self.state, 24)})"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from chan_nb.display import card, code_block, short_id
+
+        try:
+            signatures = str(len(txs.decode_signed(self.state, "state").signatures))
+        except DecodeError as exc:
+            signatures = f"undecodable: {exc}"
+        rows = [
+            ("round", escape(str(self.round))),
+            ("tx type", escape(str(self.tx_type))),
+            ("channel", escape(short_id(self.channel_id))),
+            ("signatures", escape(signatures)),
+            ("state", f"{len(self.state):,} chars"),
+        ]
+        return card("StateUpdate", rows, extra=code_block(self.state, max_height=60))
+
 
 @dataclass(frozen=True)
 class OnChainTx(Event):
@@ -268,6 +294,23 @@ class Refused(Event):
     @property
     def name(self) -> str:
         return "refused"
+
+
+@dataclass(frozen=True)
+class Untrusted(Event):
+    """A state the node sent that the client's own checks refused; it changed nothing.
+
+    ``what`` is where it came from (``channels.update``, ``channels.leave``, a
+    ``get.offchain_state`` reply), ``reason`` one line saying why it was refused.
+    """
+
+    what: str
+    reason: str
+    state: str | None
+
+    @property
+    def name(self) -> str:
+        return "untrusted"
 
 
 def _tx_round(tx: str | None) -> tuple[int | None, str | None]:

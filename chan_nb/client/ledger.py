@@ -1,57 +1,33 @@
-"""Balances of a channel as a client can know them (pure).
+"""The client's own view of its channel: the last co-signed state it verified (pure).
 
 The node never states balances in its notifications: a co-signed state carries only a
-state hash. A client learns them from the round-1 create tx (amounts plus push), then
-by applying the updates it saw in each round's signing request when that round becomes
-co-signed — checked against the state hash — and from ``get.balances`` replies. When a
-round's updates were not seen (the client was away) or the hash does not match
-(contracts), the balances are unknown (``None``) until the next balance reply.
+state hash, and neither the node nor the peer is trusted. So the client keeps, for
+itself, the last state it has *verified*: both participants' signatures (checked by the
+caller), its round, and its balances — the round-1 create tx amounts plus the push, then
+each round's updates (seen in that round's signing request) applied to the previous
+balances with :func:`chan_nb.codec.state.apply_updates`, the state hash recomputed and
+compared. A state is taken only when it moves forward (a higher round) or is the same
+state again; an older round or a second state for our round is refused with a reason,
+and changes nothing.
+
+When a round's updates were not seen (the client was away) or need a VM (contracts),
+the balances are unknown (``None``) until a ``get.balances`` reply *that hashes to the
+verified state's hash* restores them: nothing the node says without signatures changes
+what the client believes its balances are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from chan_nb.codec import encoding, trees, txs
+from chan_nb.codec import encoding, signing, txs
+from chan_nb.codec import state as codec_state
 from chan_nb.codec import updates as upd
 from chan_nb.errors import DecodeError
 
-
-def _pubkey(address: str) -> bytes:
-    return encoding.decode(address, "ak")
-
-
-def state_hash_of(balances: Mapping[str, int]) -> bytes:
-    """State hash of an accounts-only channel with these ``ak_`` balances."""
-    return _state_hash_of(tuple(sorted(balances.items())))
-
-
-# A signing check and the co-signed state that follows hash the same balances: the
-# second one (and the peer session's, in the same process) is a cache hit.
-@lru_cache(maxsize=256)
-def _state_hash_of(balances: tuple[tuple[str, int], ...]) -> bytes:
-    return trees.state_hash_of_balances({_pubkey(k): v for k, v in balances})
-
-
-def apply_updates(balances: Mapping[str, int], updates: Iterable[upd.Update]) -> dict[str, int]:
-    """Balances after the updates; raises ValueError for updates that need a VM."""
-    out = dict(balances)
-    for update in updates:
-        if isinstance(update, upd.OffChainTransfer):
-            source, target = update.from_id.api, update.to_id.api
-            out[source] = out.get(source, 0) - update.amount
-            out[target] = out.get(target, 0) + update.amount
-        elif isinstance(update, upd.OffChainDeposit):
-            out[update.from_id.api] = out.get(update.from_id.api, 0) + update.amount
-        elif isinstance(update, upd.OffChainWithdrawal):
-            out[update.to_id.api] = out.get(update.to_id.api, 0) - update.amount
-        elif isinstance(update, upd.OffChainMeta):
-            continue
-        else:
-            raise ValueError(f"{update.OP} changes balances only a VM can compute")
-    return out
+#: State hash of an accounts-only channel with these ``ak_`` balances.
+state_hash_of = codec_state.state_hash_of_addresses
 
 
 def parse_updates(items: Iterable[object], where: str = "updates") -> tuple[upd.Update, ...]:
@@ -59,83 +35,130 @@ def parse_updates(items: Iterable[object], where: str = "updates") -> tuple[upd.
     return tuple(upd.from_dict(item, f"{where}[{i}]") for i, item in enumerate(items))
 
 
+def signed_by(
+    signed: txs.SignedTx, account: str, network_id: str, generalized: Iterable[str] = ()
+) -> bool:
+    """Whether ``account`` signed ``signed`` (at any layer).
+
+    A meta tx naming the account stands for its signature only when the user said the
+    account is generalized (``generalized``): its auth contract runs on chain, not
+    here, so for any other account a meta-tx wrapper is just bytes anyone can write.
+    """
+    try:
+        pubkey = encoding.decode(account, "ak")
+    except DecodeError:
+        return False
+    for layer in txs.signature_layers(signed):
+        inner = layer.inner
+        if (
+            isinstance(inner, txs.GaMetaTx)
+            and inner.ga_id.value == pubkey
+            and account in generalized
+        ):
+            return True  # authorised by its contract, which the chain runs
+        for signature in layer.signatures:
+            if signing.verify(signature, pubkey, layer.tx_bytes, network_id) is not None:
+                return True
+    return False
+
+
+def state_round(tx: txs.Tx) -> tuple[int, bytes] | None:
+    """(round, state hash) of a channel state tx (create: round 1); None for others."""
+    if isinstance(tx, txs.ChannelCreateTx):
+        return 1, tx.state_hash
+    if isinstance(tx, txs.ChannelOffchainTx | txs.ChannelDepositTx | txs.ChannelWithdrawTx):
+        return tx.round, tx.state_hash
+    return None
+
+
 @dataclass
 class Ledger:
-    """Known balances (``None``: unknown) and the updates proposed for coming rounds."""
+    """The verified state (round, hash, ``tx_``), its balances (``None``: unknown), proposals."""
 
     balances: dict[str, int] | None = None
     round: int | None = None
-    proposals: dict[int, tuple[upd.Update, ...]] = field(default_factory=dict)
+    #: per round, every update list a signing request proposed (a hostile request for a
+    #: round cannot displace the real one: the state hash picks the right one)
+    proposals: dict[int, list[tuple[upd.Update, ...]]] = field(default_factory=dict)
     initial: dict[str, int] | None = None  # round-1 balances from the open params
+    state: str | None = None  # the verified co-signed tx_
+    state_hash: bytes | None = None
+    reserve: int = 0
 
     def propose(self, round_: int, updates: tuple[upd.Update, ...]) -> None:
         """Remember what a round will change (from a signing request)."""
-        self.proposals[round_] = updates
+        known = self.proposals.setdefault(round_, [])
+        if updates not in known:
+            known.append(updates)
+            del known[:-8]
 
-    def co_signed(self, tx: txs.Tx) -> None:
-        """A state became co-signed: move the balances to it (or forget them)."""
-        inner = tx.innermost if isinstance(tx, txs.SignedTx) else tx
+    def co_signed(self, signed: txs.SignedTx, text: str) -> str | None:
+        """Take a state whose signatures were verified; the reason when it is refused."""
+        inner = signed.innermost
+        found = state_round(inner)
+        if found is None:
+            return f"a {inner.TYPE} is not a channel state"
+        round_, state_hash = found
+        if self.round is not None:
+            if round_ < self.round:
+                return f"round {round_} is behind our round {self.round} (a replayed state)"
+            if round_ == self.round:
+                if state_hash != self.state_hash:
+                    return f"a second round {round_} state with another state hash"
+                self.state = text  # the same state again (after a reestablish)
+                return None
         if isinstance(inner, txs.ChannelCreateTx):
-            self.round = 1
-            self.balances = self._create_balances(inner)
-            self.proposals = {r: u for r, u in self.proposals.items() if r > 1}
-            return
-        round_ = getattr(inner, "round", None)
-        state_hash = getattr(inner, "state_hash", None)
-        if not isinstance(round_, int):
-            return
-        previous, self.round = self.round, round_
-        same_state = (
-            previous == round_
-            and self.balances is not None
-            and isinstance(state_hash, bytes)
-            and self._hash_matches(self.balances, state_hash)
-        )
-        if same_state:  # the same state again (after a reestablish): keep the balances
-            return
-        updates = self.proposals.pop(round_, None)
+            balances = self._create_balances(inner)
+        else:
+            balances = self._next_balances(round_, state_hash)
+        self.round, self.state, self.state_hash, self.balances = round_, text, state_hash, balances
         self.proposals = {r: u for r, u in self.proposals.items() if r > round_}
-        if self.balances is None or updates is None or previous != round_ - 1:
-            self.balances = None
-            return
-        try:
-            after = apply_updates(self.balances, updates)
-        except ValueError:
-            self.balances = None
-            return
-        if isinstance(state_hash, bytes) and state_hash_of(after) != state_hash:
-            self.balances = None
-            return
-        self.balances = after
+        return None
 
-    @staticmethod
-    def _hash_matches(balances: Mapping[str, int], state_hash: bytes) -> bool:
-        try:
-            return state_hash_of(balances) == state_hash
-        except (DecodeError, ValueError):
-            return False
+    def _next_balances(self, round_: int, state_hash: bytes) -> dict[str, int] | None:
+        balances = self.balances
+        if balances is None or self.round != round_ - 1:
+            return None
+        for updates in self.proposals.get(round_, ()):
+            try:
+                after = codec_state.apply_updates(
+                    balances, updates, codec_state.by_address, reserve=self.reserve
+                )
+            except codec_state.InvalidUpdate:
+                continue
+            if _hash_matches(after, state_hash):
+                return after
+        return None
 
     def _create_balances(self, create: txs.ChannelCreateTx) -> dict[str, int] | None:
         if self.initial is not None:
             candidate = dict(self.initial)
         else:  # without the open params the push is unknown: try "no push"
-            candidate = {
-                create.initiator_id.api: create.initiator_amount,
-                create.responder_id.api: create.responder_amount,
-            }
-        try:
-            matches = state_hash_of(candidate) == create.state_hash
-        except (DecodeError, ValueError):
-            return None
-        return candidate if matches else None
+            candidate = codec_state.initial_balances(
+                create.initiator_id.api,
+                create.initiator_amount,
+                create.responder_id.api,
+                create.responder_amount,
+            )
+        return candidate if _hash_matches(candidate, create.state_hash) else None
 
     def rolled_back(self, round_: int | None) -> None:
         """A conflict: nothing after ``round_`` happened."""
         if round_ is not None:
             self.proposals = {r: u for r, u in self.proposals.items() if r <= round_}
 
-    def reported(self, entries: Iterable[tuple[str, int]]) -> None:
-        """A ``get.balances`` reply: the node's word for these accounts."""
+    def reported(self, entries: Iterable[tuple[str, int]]) -> bool:
+        """A ``get.balances`` reply: taken only when it hashes to the verified state."""
         known = dict(self.balances or {})
         known.update(entries)
+        if self.state_hash is None or not _hash_matches(known, self.state_hash):
+            return False
         self.balances = known
+        return True
+
+
+def _hash_matches(balances: Mapping[str, int], state_hash: bytes) -> bool:
+    try:
+        return state_hash_of(balances) == state_hash
+    except (DecodeError, ValueError):
+        return False

@@ -1,15 +1,23 @@
-"""Deciding whether to sign what the node asks to be signed (pure).
+"""Deciding whether to sign what the node asks to be signed (pure, no event loop).
 
-A signing request carries a transaction built by the node. Before a key touches it,
-:func:`check` decodes it and compares it with what this participant asked for
-(:class:`Expectation`: a transfer, a deposit, a shutdown …) or with what the peer
-announced (the ``updates`` of an ``*_ack``): transaction type, channel id, parties,
-amounts, round, the state hash the updates lead to, and the peer's signature. The
-result is a list of problems — empty means "safe to sign".
+A signing request carries a transaction built by the node — which, like the peer, is
+not trusted. Before a key touches it, :func:`check` decodes it and runs the rules of
+its sign tag (:data:`RULES`, one row per tag) against what this participant knows for
+itself (:class:`Context`: its own verified view of the channel and what it asked for):
 
-:class:`SigningPolicy` says what to do with that: ``auto`` signs clean requests and
-aborts the rest; ``manual`` queues every request for a person (or a widget) to approve
-or reject.
+* **what we asked for** (``update``, ``deposit_tx``, ``withdraw_tx``, ``shutdown_sign``,
+  ``initiator_sign`` and the dispute tags): the tx must be exactly our request —
+  updates, amounts, parties, channel id, round = our latest + 1, the state hash we
+  recompute, fee within the cap, nonce and ttl as we set them;
+* **what the peer proposes** (``update_ack``, ``deposit_ack``, ``withdraw_ack``,
+  ``shutdown_sign_ack``, ``responder_sign``): structurally sound, signed by the peer,
+  and by default nothing that lowers our balance; a mutual close only when we get
+  our balance minus at most our share of a capped fee.
+
+The answer (:class:`SigningVerdict`) separates *problems* (never signed: the tx is not what it
+claims, or not what we asked) from *concerns* (a valid proposal that costs us: signed
+only when a user rule — :attr:`SigningPolicy.allow`, given the decoded :class:`Change` —
+says so, or a person approves it). Each reason is one line.
 """
 
 from __future__ import annotations
@@ -19,10 +27,12 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from chan_nb.client.events import SignRequest
-from chan_nb.client.ledger import apply_updates, state_hash_of
+from chan_nb.client.ledger import signed_by
 from chan_nb.client.params import ChannelParams, Role
-from chan_nb.codec import encoding, signing, txs
+from chan_nb.codec import hashing, txs
+from chan_nb.codec import state as codec_state
 from chan_nb.codec import updates as upd
+from chan_nb.codec.gas import gas_of
 from chan_nb.codec.ids import Id
 from chan_nb.errors import DecodeError
 from chan_nb.protocol import methods
@@ -30,37 +40,34 @@ from chan_nb.protocol import methods
 #: Abort code sent when the auto policy refuses a request (≥ 128: "user-defined").
 POLICY_ABORT_CODE: Final = 147
 
-#: Transaction type each signing request must carry.
-TX_TYPE_OF_TAG: Final[dict[str, type[txs.Tx]]] = {
-    "initiator_sign": txs.ChannelCreateTx,
-    "responder_sign": txs.ChannelCreateTx,
-    "update": txs.ChannelOffchainTx,
-    "update_ack": txs.ChannelOffchainTx,
-    "deposit_tx": txs.ChannelDepositTx,
-    "deposit_ack": txs.ChannelDepositTx,
-    "withdraw_tx": txs.ChannelWithdrawTx,
-    "withdraw_ack": txs.ChannelWithdrawTx,
-    "shutdown_sign": txs.ChannelCloseMutualTx,
-    "shutdown_sign_ack": txs.ChannelCloseMutualTx,
-    "close_solo_sign": txs.ChannelCloseSoloTx,
-    "slash_tx": txs.ChannelSlashTx,
-    "settle_sign": txs.ChannelSettleTx,
-    "snapshot_solo_tx": txs.ChannelSnapshotSoloTx,
-    "force_progress_tx": txs.ChannelForceProgressTx,
-}
+#: Default cap on the gas price a fee may amount to (fee / the tx's gas): 10 × the
+#: node's minimum of 10^9 — about 1.8·10^14 for a close tx. A fee we set ourselves is
+#: taken as set. The same cap holds for the gas price of contract calls.
+DEFAULT_MAX_GAS_PRICE: Final = 10 * 10**9
+#: Default absolute cap on any fee (None: only the gas price cap).
+DEFAULT_MAX_FEE: Final[int | None] = None
 
 #: Requests answering the peer's proposal (the peer has signed already).
 ACK_TAGS: Final = frozenset(k.request for k in methods.SIGN_KINDS if not k.own)
 #: Requests for something this participant started.
 OWN_TAGS: Final = methods.OWN_SIGN_REQUESTS
 
+RoundTx = txs.ChannelOffchainTx | txs.ChannelDepositTx | txs.ChannelWithdrawTx
+
 
 @dataclass(frozen=True)
 class Expectation:
-    """What this participant asked the node for, to be found in the tx it gets back."""
+    """What this participant asked the node for, to be found in the tx it gets back.
+
+    ``fee``/``nonce``/``ttl`` are what the request set (None: the node chooses; the
+    fee is then only capped).
+    """
 
     tag: str
     updates: tuple[upd.Update, ...] = ()
+    fee: int | None = None
+    nonce: int | None = None
+    ttl: int | None = None
 
     @classmethod
     def transfer(
@@ -73,12 +80,25 @@ class Expectation:
         return cls("update", tuple(moves))
 
     @classmethod
-    def deposit(cls, from_id: str, amount: int) -> Expectation:
-        return cls("deposit_tx", (upd.OffChainDeposit(_id(from_id), amount),))
+    def deposit(cls, from_id: str, amount: int, **options: int) -> Expectation:
+        return _expect("deposit_tx", (upd.OffChainDeposit(_id(from_id), amount),), options)
 
     @classmethod
-    def withdraw(cls, to_id: str, amount: int) -> Expectation:
-        return cls("withdraw_tx", (upd.OffChainWithdrawal(_id(to_id), amount),))
+    def withdraw(cls, to_id: str, amount: int, **options: int) -> Expectation:
+        return _expect("withdraw_tx", (upd.OffChainWithdrawal(_id(to_id), amount),), options)
+
+    @classmethod
+    def shutdown(cls, **options: int) -> Expectation:
+        return _expect("shutdown_sign", (), options)
+
+
+def _opts(options: Mapping[str, int]) -> dict[str, int | None]:
+    return {name: options.get(name) for name in ("fee", "nonce", "ttl")}
+
+
+def _expect(tag: str, moves: tuple[upd.Update, ...], options: Mapping[str, int]) -> Expectation:
+    o = _opts(options)
+    return Expectation(tag, moves, fee=o["fee"], nonce=o["nonce"], ttl=o["ttl"])
 
 
 def _id(address: str) -> Id:
@@ -87,7 +107,7 @@ def _id(address: str) -> Id:
 
 @dataclass(frozen=True)
 class Context:
-    """What the participant knows when a request arrives."""
+    """What the participant knows when a request arrives (its own verified view)."""
 
     role: Role
     own: str  # ak_ of this participant
@@ -97,6 +117,17 @@ class Context:
     round: int | None = None
     balances: Mapping[str, int] | None = None
     expected: Mapping[str, Expectation] = field(default_factory=dict)
+    #: the latest co-signed state (``tx_…``), for the dispute txs' payloads
+    state: str | None = None
+    max_fee: int | None = DEFAULT_MAX_FEE
+    max_gas_price: int = DEFAULT_MAX_GAS_PRICE
+    #: accounts whose meta tx counts as their signature (see SigningPolicy.generalized)
+    generalized: frozenset[str] = frozenset()
+
+    def fee_cap(self, tx: txs.Tx) -> int:
+        """The largest fee we sign for ``tx``: its gas at our gas price cap, and ``max_fee``."""
+        cap = gas_of(tx) * self.max_gas_price
+        return cap if self.max_fee is None else min(cap, self.max_fee)
 
     @property
     def peer(self) -> str | None:
@@ -111,43 +142,301 @@ class Context:
         return (self.params.initiator_id, self.params.responder_id)
 
 
+# -- what signing would do -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    """What signing a request would do, decoded and typed (given to user rules and people).
+
+    ``before``/``after`` are our balance now and after the tx (None: unknown); ``moves``
+    are one-line descriptions of each effect ("you pay 1,000 to ak_…").
+    """
+
+    tag: str
+    own: bool  # this participant asked for it
+    tx_type: str
+    updates: tuple[upd.Update, ...]
+    moves: tuple[str, ...]
+    before: int | None
+    after: int | None
+    fee: int
+    fee_ours: int  # the part of the fee paid from our side (upper bound)
+    tx: txs.Tx | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def lowers_our_balance(self) -> bool:
+        return self.before is not None and self.after is not None and self.after < self.before
+
+    def describe(self) -> str:
+        """One line: "you pay 1,000 to ak_…: your balance 40,000 → 39,000; fee 0"."""
+        what = ", ".join(self.moves) or f"{self.tag} ({self.tx_type})"
+        if self.before is not None and self.after is not None:
+            balance = f"your balance {_n(self.before)} → {_n(self.after)}"
+        else:
+            balance = "your balance unknown"
+        return f"{what}: {balance}; fee {_n(self.fee)}"
+
+
+def _n(amount: int) -> str:
+    return f"{amount:,}"
+
+
+def _short(address: str) -> str:
+    return address if len(address) <= 14 else address[:10] + "…"
+
+
+# -- the verdict -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SigningVerdict:
+    """Why not to sign: ``problems`` (never), ``concerns`` (only with a rule or by hand)."""
+
+    problems: tuple[str, ...]
+    concerns: tuple[str, ...] = ()
+    change: Change | None = None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.problems + self.concerns
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems and not self.concerns
+
+
+@dataclass
+class _Check:
+    """One request being checked: the decoded tx and what the rules found."""
+
+    request: SignRequest
+    context: Context
+    signed: txs.SignedTx
+    inner: txs.Tx
+    proposed: tuple[upd.Update, ...]
+    problems: list[str] = field(default_factory=list)
+    concerns: list[str] = field(default_factory=list)
+    after: dict[str, int] | None = None  # balances after the tx, when computed
+    fee_ours: int = 0
+
+    @property
+    def tag(self) -> str:
+        return self.request.tag
+
+    @property
+    def expected(self) -> Expectation | None:
+        return self.context.expected.get(self.tag)
+
+    def problem(self, text: str) -> None:
+        self.problems.append(text)
+
+
+Checker = Callable[[_Check], None]
+
+
+@dataclass(frozen=True)
+class TagRule:
+    """The rules of one sign tag: the tx type it must carry and the checks it runs."""
+
+    tx_type: type[txs.Tx]
+    own: bool
+    checks: tuple[Checker, ...]
+
+
 def check(request: SignRequest, context: Context) -> tuple[str, ...]:
-    """Every reason not to sign ``request`` (empty: it is what was asked or announced)."""
-    problems: list[str] = []
+    """Every reason not to sign ``request`` automatically (empty: safe to sign)."""
+    return verdict(request, context).reasons
+
+
+def verdict(request: SignRequest, context: Context) -> SigningVerdict:
+    """The rules of ``request``'s tag run against ``context`` (see :data:`RULES`)."""
     try:
         signed = request.decoded()
         inner = signed.innermost
         proposed = request.proposed()
     except DecodeError as exc:
-        return (f"undecodable request: {exc}",)
-    wanted_type = TX_TYPE_OF_TAG.get(request.tag)
-    if wanted_type is None:
-        return (f"unknown signing request {request.tag!r}",)
-    if not isinstance(inner, wanted_type):
-        return (f"{request.tag} must carry a {wanted_type.TYPE}, got {inner.TYPE}",)
-    channel = getattr(inner, "channel_id", None)
-    if context.channel_id is not None and channel is not None and channel.api != context.channel_id:
-        problems.append(f"channel id {channel.api} is not this channel {context.channel_id}")
-    if isinstance(inner, txs.ChannelCreateTx):
-        problems += _check_create(inner, context)
-    elif isinstance(inner, txs.ChannelOffchainTx | txs.ChannelDepositTx | txs.ChannelWithdrawTx):
-        problems += _check_round(request.tag, inner, proposed, context)
-    elif isinstance(inner, txs.ChannelCloseMutualTx):
-        problems += _check_close(request.tag, inner, context)
-    else:
-        from_id = getattr(inner, "from_id", None)
-        if from_id is not None and from_id.api != context.own:
-            problems.append(f"{request.tag} names {from_id.api} as sender, not us")
-    if request.tag in ACK_TAGS:
-        problems += _check_peer_signed(signed, context)
-    return tuple(problems)
+        return SigningVerdict((f"undecodable request: {exc}",))
+    rule = RULES.get(request.tag)
+    if rule is None:
+        return SigningVerdict((f"unknown signing request {request.tag!r}",))
+    if not isinstance(inner, rule.tx_type):
+        return SigningVerdict(
+            (f"{request.tag} must carry a {rule.tx_type.TYPE}, got {inner.TYPE}",)
+        )
+    state = _Check(request, context, signed, inner, proposed)
+    for checker in rule.checks:
+        checker(state)
+        if state.problems:
+            break
+    change = _change(state, rule.own)
+    return SigningVerdict(tuple(state.problems), tuple(state.concerns), change)
 
 
-def _check_create(tx: txs.ChannelCreateTx, context: Context) -> list[str]:
-    params = context.params
+# -- checks ----------------------------------------------------------------------------------
+
+
+def _asked(c: _Check) -> None:
+    """Our own requests: only when we asked (nothing unasked is signed)."""
+    if c.expected is None:
+        c.problem(f"nothing was asked that needs {c.tag}")
+
+
+def _no_updates(c: _Check) -> None:
+    """Txs that carry no round (create, close, disputes) come with no updates to show."""
+    if c.proposed:
+        c.problem(f"{c.tag} lists updates {_show(c.proposed)}, its tx has none")
+
+
+def _channel(c: _Check) -> None:
+    channel = getattr(c.inner, "channel_id", None)
+    known = c.context.channel_id
+    if known is None:
+        c.problem(f"{c.tag} before the channel id is known")
+    elif isinstance(channel, Id) and channel.api != known:
+        c.problem(f"channel id {channel.api} is not this channel {known}")
+
+
+def _round(c: _Check) -> None:
+    inner = c.inner
+    assert isinstance(inner, RoundTx)
+    latest = c.context.round
+    if latest is None:
+        c.problem(f"round {inner.round} proposed while our round is unknown")
+    elif inner.round != latest + 1:
+        c.problem(f"round {inner.round} does not follow our round {latest}")
+
+
+def _asked_updates(c: _Check) -> None:
+    expected = c.expected
+    if expected is None:
+        c.problem(f"nothing was asked that needs {c.tag}")
+    elif c.proposed != expected.updates:
+        c.problem(f"updates {_show(c.proposed)} are not the requested {_show(expected.updates)}")
+
+
+def _peer_updates(c: _Check) -> None:
+    """The peer's proposal may move coins between the parties only (no contracts)."""
+    parties = set(c.context.parties)
+    for update in c.proposed:
+        if isinstance(update, upd.OffChainTransfer):
+            ends = {update.from_id.api, update.to_id.api}
+            if parties and not ends <= parties:
+                c.problem(f"transfer touches a non-participant: {sorted(ends - parties)}")
+        elif isinstance(update, upd.OffChainDeposit | upd.OffChainWithdrawal):
+            # coins enter and leave only with an on-chain deposit/withdraw tx
+            c.problem(f"{update.OP} in an off-chain round (only a deposit/withdraw tx moves coins)")
+        elif not isinstance(update, upd.OffChainMeta):
+            c.concerns.append(f"{update.OP} from the peer needs a user rule or approval")
+        if isinstance(update, upd.OffChainCallContract):
+            _gas_price(c, update.gas_price)
+
+
+def _flow(c: _Check) -> None:
+    """A deposit/withdraw tx holds exactly its one update, which matches the tx."""
+    inner = c.inner
+    assert isinstance(inner, txs.ChannelDepositTx | txs.ChannelWithdrawTx)
+    who = inner.from_id if isinstance(inner, txs.ChannelDepositTx) else inner.to_id
+    kind = (
+        upd.OffChainDeposit if isinstance(inner, txs.ChannelDepositTx) else upd.OffChainWithdrawal
+    )
+    moves = [u for u in c.proposed if not isinstance(u, upd.OffChainMeta)]
+    if len(moves) != 1 or not isinstance(moves[0], kind):
+        c.problem(f"{c.tag} must hold exactly one {kind.OP} update, got {_show(c.proposed)}")
+        return
+    flow = moves[0]
+    flow_who = flow.from_id if isinstance(flow, upd.OffChainDeposit) else flow.to_id
+    if flow_who != who or flow.amount != inner.amount:
+        c.problem(f"{inner.TYPE} ({who.api}, {inner.amount}) disagrees with its update")
+    own = c.tag in OWN_TAGS
+    mover = c.context.own if own else c.context.peer
+    if who.api != mover or (not own and who.api == c.context.own):
+        c.problem(f"{inner.TYPE} names {who.api}, expected {mover} (the proposer)")
+    if who.api == c.context.own:
+        c.fee_ours = inner.fee
+
+
+def _state_hash(c: _Check) -> None:
+    """The state hash must be what the updates do to our verified balances."""
+    inner = c.inner
+    assert isinstance(inner, RoundTx)
+    balances = c.context.balances
+    if balances is None:
+        c.problem("our balances are unknown, so the state hash cannot be checked")
+        return
+    params = c.context.params
+    try:
+        after = codec_state.apply_updates(
+            balances,
+            c.proposed,
+            codec_state.by_address,
+            participants=c.context.parties or None,
+            reserve=params.channel_reserve if params else 0,
+        )
+    except codec_state.InvalidUpdate as exc:
+        if exc.rule is codec_state.UpdateRule.NEEDS_VM:
+            c.problem(f"{exc} (not signed automatically)")
+        else:
+            c.problem(f"invalid update: {exc}")
+        return
+    if codec_state.state_hash_of_addresses(after) != inner.state_hash:
+        c.problem("state hash does not match the balances the updates lead to")
+        return
+    c.after = after
+
+
+def _no_loss(c: _Check) -> None:
+    """Default for the peer's proposals: nothing that lowers our balance."""
+    own = c.context.own
+    before = (c.context.balances or {}).get(own)
+    if c.after is not None and before is not None and c.after.get(own, 0) < before:
+        lost = before - c.after.get(own, 0)
+        c.concerns.append(
+            f"the peer's {c.tag} lowers our balance by {_n(lost)} (needs a user rule or approval)"
+        )
+
+
+def _fee(c: _Check) -> None:
+    fee = getattr(c.inner, "fee", 0)
+    expected = c.expected
+    if expected is not None and expected.fee is not None:
+        if fee != expected.fee:
+            c.problem(f"fee {_n(fee)} is not the fee {_n(expected.fee)} we asked for")
+        return  # the fee we set ourselves
+    _fee_capped(c, fee)
+
+
+def _fee_capped(c: _Check, fee: int) -> None:
+    cap = c.context.fee_cap(c.inner)
+    if fee > cap:
+        c.problem(f"fee {_n(fee)} is above the cap {_n(cap)}")
+
+
+def _gas_price(c: _Check, gas_price: int) -> None:
+    if gas_price > c.context.max_gas_price:
+        c.problem(f"gas price {_n(gas_price)} is above the cap {_n(c.context.max_gas_price)}")
+
+
+def _nonce_ttl(c: _Check) -> None:
+    expected = c.expected
+    nonce, ttl = getattr(c.inner, "nonce", None), getattr(c.inner, "ttl", None)
+    params = c.context.params
+    if expected is not None and expected.nonce is not None and nonce != expected.nonce:
+        c.problem(f"nonce {nonce} is not the nonce {expected.nonce} we asked for")
+    if expected is not None and expected.ttl is not None:
+        if ttl != expected.ttl:
+            c.problem(f"ttl {ttl} is not the ttl {expected.ttl} we asked for")
+    elif params is not None and params.ttl is not None and ttl not in (params.ttl, 0):
+        c.problem(f"ttl {ttl} is not the channel's ttl {params.ttl}")
+
+
+def _create(c: _Check) -> None:
+    tx = c.inner
+    assert isinstance(tx, txs.ChannelCreateTx)
+    params = c.context.params
     if params is None:
-        return []
-    problems = []
+        c.problem("a create tx without the open params to check it against")
+        return
     terms = {
         "initiator_id": (tx.initiator_id.api, params.initiator_id),
         "responder_id": (tx.responder_id.api, params.responder_id),
@@ -155,137 +444,246 @@ def _check_create(tx: txs.ChannelCreateTx, context: Context) -> list[str]:
         "responder_amount": (tx.responder_amount, params.responder_amount),
         "channel_reserve": (tx.channel_reserve, params.channel_reserve),
         "lock_period": (tx.lock_period, params.lock_period),
+        "initiator_delegate_ids": (_ids(tx.initiator_delegate_ids), ()),
+        "responder_delegate_ids": (_ids(tx.responder_delegate_ids), ()),
+        "delegate_ids": (_ids(tx.delegate_ids), ()),
     }
     for name, (got, asked) in terms.items():
         if got != asked:
-            problems.append(f"create tx {name} is {got}, the channel was opened with {asked}")
-    if not problems and state_hash_of(params.initial_balances()) != tx.state_hash:
-        problems.append("create tx state hash does not match the opening balances")
-    return problems
-
-
-def _check_round(
-    tag: str,
-    tx: txs.ChannelOffchainTx | txs.ChannelDepositTx | txs.ChannelWithdrawTx,
-    proposed: tuple[upd.Update, ...],
-    context: Context,
-) -> list[str]:
-    problems: list[str] = []
-    if context.round is not None and tx.round != context.round + 1:
-        problems.append(f"round {tx.round} does not follow our round {context.round}")
-    if tag in OWN_TAGS:
-        expected = context.expected.get(tag)
-        if expected is None:
-            return [*problems, f"nothing was asked that needs {tag}"]
-        if proposed != expected.updates:
-            problems.append(
-                f"updates {_show(proposed)} are not the requested {_show(expected.updates)}"
-            )
-        movers = {context.own}
+            c.problem(f"create tx {name} is {got}, the channel was opened with {asked}")
+    if params.ttl is not None and tx.ttl not in (params.ttl, 0):
+        c.problem(f"create tx ttl is {tx.ttl}, the channel was opened with {params.ttl}")
+    if params.nonce is not None and tx.nonce != params.nonce:
+        c.problem(f"create tx nonce is {tx.nonce}, the channel was opened with {params.nonce}")
+    if params.fee is not None and tx.fee != params.fee:
+        c.problem(f"create tx fee is {_n(tx.fee)}, the channel was opened with {_n(params.fee)}")
+    elif params.fee is None:
+        _fee_capped(c, tx.fee)
+    known = c.context.channel_id
+    if known is not None and tx.nonce > 0:
+        made = hashing.channel_id(tx.initiator_id.value, tx.nonce, tx.responder_id.value)
+        if made != known:
+            c.problem(f"create tx is for channel {made}, not this channel {known}")
+    if c.problems:
+        return
+    initial = params.initial_balances()
+    if min(initial.values()) < 0:
+        c.problem(f"push amount {params.push_amount} is more than the initiator's amount")
+    elif codec_state.state_hash_of_addresses(initial) != tx.state_hash:
+        c.problem("create tx state hash does not match the opening balances")
     else:
-        movers = {p for p in context.parties if p != context.own} if context.parties else set()
-    problems += _check_moves(tag, tx, proposed, context, movers)
-    if context.balances is not None and not problems:
-        try:
-            after = apply_updates(context.balances, proposed)
-        except ValueError as exc:
-            return [str(exc)]
-        negative = {k: v for k, v in after.items() if v < 0}
-        if negative:
-            problems.append(f"balances would go negative: {negative}")
-        elif state_hash_of(after) != tx.state_hash:
-            problems.append("state hash does not match the balances the updates lead to")
-    return problems
+        c.after = initial
+    if c.context.role == "initiator":
+        c.fee_ours = tx.fee
 
 
-def _check_moves(
-    tag: str,
-    tx: txs.Tx,
-    proposed: tuple[upd.Update, ...],
-    context: Context,
-    movers: set[str],
-) -> list[str]:
-    """Updates only move coins between the parties; deposit/withdraw txs match their update."""
-    problems = []
-    parties = set(context.parties)
-    for update in proposed:
-        if isinstance(update, upd.OffChainTransfer):
-            ends = {update.from_id.api, update.to_id.api}
-            if parties and not ends <= parties:
-                problems.append(f"transfer touches a non-participant: {sorted(ends - parties)}")
-        elif isinstance(update, upd.OffChainDeposit | upd.OffChainWithdrawal):
-            who = update.from_id if isinstance(update, upd.OffChainDeposit) else update.to_id
-            if movers and who.api not in movers:
-                problems.append(f"{update.OP} for {who.api}, expected one of {sorted(movers)}")
-        elif not isinstance(update, upd.OffChainMeta):
-            problems.append(f"{update.OP} is not signed automatically")
-    if isinstance(tx, txs.ChannelDepositTx | txs.ChannelWithdrawTx):
-        who = tx.from_id if isinstance(tx, txs.ChannelDepositTx) else tx.to_id
-        flows = [u for u in proposed if isinstance(u, upd.OffChainDeposit | upd.OffChainWithdrawal)]
-        if len(flows) != 1:
-            problems.append(f"{tag} needs exactly one deposit/withdrawal update")
-        else:
-            flow = flows[0]
-            flow_who = flow.from_id if isinstance(flow, upd.OffChainDeposit) else flow.to_id
-            if flow_who != who or flow.amount != tx.amount:
-                problems.append(f"{tx.TYPE} ({who.api}, {tx.amount}) disagrees with its update")
-    return problems
+def _ids(ids: tuple[Id, ...]) -> tuple[str, ...]:
+    return tuple(i.api for i in ids)
 
 
-def _check_close(tag: str, tx: txs.ChannelCloseMutualTx, context: Context) -> list[str]:
-    problems = []
-    if context.parties and tx.from_id.api not in context.parties:
-        problems.append(f"close tx from {tx.from_id.api}, not a participant")
-    if tag == "shutdown_sign" and tx.from_id.api != context.own:
-        problems.append(f"our shutdown names {tx.from_id.api} as closer")
-    if min(tx.initiator_amount_final, tx.responder_amount_final) < 0:
-        problems.append("negative final amount")
-    if context.balances is not None and set(context.balances) >= set(context.parties) != set():
-        total = sum(context.balances[p] for p in context.parties)
-        paid = tx.initiator_amount_final + tx.responder_amount_final + tx.fee
-        if paid != total:
-            problems.append(f"final amounts and fee sum to {paid}, the channel holds {total}")
-    return problems
+def _close(c: _Check) -> None:
+    """A mutual close pays out our balance minus at most our share of a capped fee."""
+    tx = c.inner
+    assert isinstance(tx, txs.ChannelCloseMutualTx)
+    context = c.context
+    closer = context.own if c.tag == "shutdown_sign" else context.peer
+    if tx.from_id.api != closer:
+        c.problem(f"close tx names {tx.from_id.api} as closer, expected {closer}")
+        return
+    balances = context.balances
+    if balances is None or not set(context.parties) <= set(balances) or not context.parties:
+        c.problem("our balances are unknown, so the close amounts cannot be checked")
+        return
+    ours_i = context.role == "initiator"
+    ours, theirs = (
+        (tx.initiator_amount_final, tx.responder_amount_final)
+        if ours_i
+        else (tx.responder_amount_final, tx.initiator_amount_final)
+    )
+    total = sum(balances[p] for p in context.parties)
+    if ours + theirs + tx.fee != total:
+        c.problem(
+            f"final amounts and fee sum to {_n(ours + theirs + tx.fee)}, "
+            f"the channel holds {_n(total)}"
+        )
+        return
+    mine = balances[context.own]
+    share = (tx.fee + 1) // 2  # half (the odd coin too) — the node's split
+    paid = mine - ours
+    # a peer too poor for its half pays all it has, we the rest (of a capped fee)
+    if paid > share and theirs != 0:
+        c.problem(
+            f"close gives us {_n(ours)} of our {_n(mine)}: we would pay {_n(paid)}, "
+            f"more than our share {_n(share)} of the fee {_n(tx.fee)}"
+        )
+    c.after = {context.own: ours, **({context.peer: theirs} if context.peer else {})}
+    c.fee_ours = max(paid, 0)
 
 
-def _check_peer_signed(signed: txs.SignedTx, context: Context) -> list[str]:
-    peer = context.peer
+def _dispute(c: _Check) -> None:
+    """Solo close, slash, settle, snapshot, force progress: from us, for our latest state."""
+    tx = c.inner
+    from_id = getattr(tx, "from_id", None)
+    if isinstance(from_id, Id) and from_id.api != c.context.own:
+        c.problem(f"{c.tag} names {from_id.api} as sender, not us")
+    payload = getattr(tx, "payload", b"")
+    if isinstance(tx, txs.ChannelForceProgressTx):
+        return  # its payload and update are checked with the contract rules
+    latest = c.context.state
+    if payload and latest is not None and txs.decode_signed(latest).serialize() != payload:
+        c.problem(f"{c.tag} payload is not our latest co-signed state")
+    if isinstance(tx, txs.ChannelSettleTx) and c.context.balances is not None:
+        mine = c.context.balances.get(c.context.own)
+        ours = (
+            tx.initiator_amount_final
+            if c.context.role == "initiator"
+            else tx.responder_amount_final
+        )
+        if mine is not None and ours != mine:
+            c.problem(f"settle gives us {_n(ours)}, our balance is {_n(mine)}")
+    c.fee_ours = getattr(tx, "fee", 0)
+
+
+def _peer_signed(c: _Check) -> None:
+    """The peer's proposals carry the peer's signature under our network id."""
+    peer = c.context.peer
     if peer is None:
-        return []
-    pubkey = encoding.decode(peer, "ak")
-    for signature in signed.signatures:
-        if signing.verify(signature, pubkey, signed.tx_bytes, context.network_id) is not None:
-            return []
-    return [f"the peer {peer} has not signed it (network id {context.network_id!r})"]
+        c.problem("the peer is unknown, so its signature cannot be checked")
+        return
+    if not signed_by(c.signed, peer, c.context.network_id):
+        c.problem(f"the peer {peer} has not signed it (network id {c.context.network_id!r})")
 
 
 def _show(updates: tuple[upd.Update, ...]) -> str:
     return "[" + ", ".join(str(u.to_dict()) for u in updates) + "]"
 
 
+_OWN_ROUND: Final = (_asked_updates, _channel, _round, _state_hash)
+_OWN_FLOW: Final = (_asked_updates, _channel, _round, _flow, _fee, _nonce_ttl, _state_hash)
+_PEER_FLOW: Final = (_channel, _round, _flow, _peer_signed, _state_hash, _no_loss)
+_DISPUTE: Final = (_asked, _no_updates, _channel, _fee, _nonce_ttl, _dispute)
+
+#: The rules of every sign tag the client answers, in the order they run.
+RULES: Final[dict[str, TagRule]] = {
+    "initiator_sign": TagRule(txs.ChannelCreateTx, True, (_no_updates, _create)),
+    "responder_sign": TagRule(txs.ChannelCreateTx, False, (_no_updates, _create, _peer_signed)),
+    "update": TagRule(txs.ChannelOffchainTx, True, _OWN_ROUND),
+    "update_ack": TagRule(
+        txs.ChannelOffchainTx,
+        False,
+        (_channel, _round, _peer_updates, _peer_signed, _state_hash, _no_loss),
+    ),
+    "deposit_tx": TagRule(txs.ChannelDepositTx, True, _OWN_FLOW),
+    "deposit_ack": TagRule(txs.ChannelDepositTx, False, _PEER_FLOW),
+    "withdraw_tx": TagRule(txs.ChannelWithdrawTx, True, _OWN_FLOW),
+    "withdraw_ack": TagRule(txs.ChannelWithdrawTx, False, _PEER_FLOW),
+    "shutdown_sign": TagRule(
+        txs.ChannelCloseMutualTx, True, (_asked, _no_updates, _channel, _fee, _nonce_ttl, _close)
+    ),
+    "shutdown_sign_ack": TagRule(
+        txs.ChannelCloseMutualTx, False, (_no_updates, _channel, _fee, _peer_signed, _close)
+    ),
+    "close_solo_sign": TagRule(txs.ChannelCloseSoloTx, True, _DISPUTE),
+    "slash_tx": TagRule(txs.ChannelSlashTx, True, _DISPUTE),
+    "settle_sign": TagRule(txs.ChannelSettleTx, True, _DISPUTE),
+    "snapshot_solo_tx": TagRule(txs.ChannelSnapshotSoloTx, True, _DISPUTE),
+    "force_progress_tx": TagRule(txs.ChannelForceProgressTx, True, _DISPUTE),
+}
+
+#: Transaction type each signing request must carry.
+TX_TYPE_OF_TAG: Final[dict[str, type[txs.Tx]]] = {tag: r.tx_type for tag, r in RULES.items()}
+
+
+# -- the change, for people and user rules ---------------------------------------------------
+
+
+def _change(c: _Check, own: bool) -> Change:
+    context = c.context
+    me = context.own
+    before = (context.balances or {}).get(me)
+    after = c.after.get(me) if c.after is not None else None
+    moves = tuple(_moves(c))
+    fee = getattr(c.inner, "fee", 0)
+    return Change(
+        c.tag, own, c.inner.TYPE, c.proposed, moves, before, after, fee, c.fee_ours, c.inner
+    )
+
+
+def _moves(c: _Check) -> list[str]:
+    me = c.context.own
+    out: list[str] = []
+    for update in c.proposed:
+        if isinstance(update, upd.OffChainTransfer):
+            source, target = update.from_id.api, update.to_id.api
+            if source == me:
+                out.append(f"you pay {_n(update.amount)} to {_short(target)}")
+            elif target == me:
+                out.append(f"you receive {_n(update.amount)} from {_short(source)}")
+            else:
+                out.append(f"{_short(source)} pays {_n(update.amount)} to {_short(target)}")
+        elif isinstance(update, upd.OffChainDeposit):
+            who = "you" if update.from_id.api == me else _short(update.from_id.api)
+            out.append(f"{who} deposit{'s' if who != 'you' else ''} {_n(update.amount)}")
+        elif isinstance(update, upd.OffChainWithdrawal):
+            who = "you" if update.to_id.api == me else _short(update.to_id.api)
+            out.append(f"{who} withdraw{'s' if who != 'you' else ''} {_n(update.amount)}")
+        elif not isinstance(update, upd.OffChainMeta):
+            out.append(f"{update.OP}")
+    inner = c.inner
+    if isinstance(inner, txs.ChannelCloseMutualTx | txs.ChannelSettleTx):
+        ours = (
+            inner.initiator_amount_final
+            if c.context.role == "initiator"
+            else inner.responder_amount_final
+        )
+        out.append(f"close the channel: you get {_n(ours)}")
+    elif isinstance(inner, txs.ChannelCreateTx):
+        out.append(f"open the channel: {_n(inner.initiator_amount)} + {_n(inner.responder_amount)}")
+    elif not out and not isinstance(inner, txs.ChannelOffchainTx):
+        out.append(inner.TYPE)
+    return out
+
+
+# -- the policy ------------------------------------------------------------------------------
+
 Mode = Literal["auto", "manual"]
+#: A user rule: given the decoded change, True signs it (problems are never signed).
+UserRule = Callable[[Change], bool]
 
 
 @dataclass(frozen=True)
 class SigningPolicy:
     """How a session answers signing requests.
 
-    * ``auto`` — sign what :func:`check` finds clean; abort the rest with
-      ``abort_code`` (requests that cannot be aborted are left unanswered and reported).
-      ``accept`` may decline clean proposals from the peer (return False to abort).
+    * ``auto`` — sign what :func:`verdict` finds clean; a request with only *concerns*
+      (a valid peer proposal that costs us) is signed when ``allow`` returns True for its
+      :class:`Change`; abort the rest with ``abort_code`` (requests that cannot be
+      aborted are left unanswered and reported).
     * ``manual`` — queue every request in ``session.pending_signatures`` with its
-      problems; a person approves or rejects each one.
+      reasons and the change described; a person approves or rejects each one.
+
+    ``accept`` may still decline clean peer proposals (return False to abort).
+    ``max_gas_price`` caps the gas price any fee amounts to (and that of contract
+    calls), ``max_fee`` (optional) every fee outright; a fee we set ourselves is taken.
+    ``generalized`` names the peer accounts known to be generalized: only for those a
+    meta tx stands for a signature (its auth contract is not run here).
     """
 
     mode: Mode = "auto"
     abort_code: int = POLICY_ABORT_CODE
     accept: Callable[[SignRequest], bool] | None = None
+    allow: UserRule | None = None
+    max_fee: int | None = DEFAULT_MAX_FEE
+    max_gas_price: int = DEFAULT_MAX_GAS_PRICE
+    generalized: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.mode not in ("auto", "manual"):
             raise ValueError(f"mode must be 'auto' or 'manual', got {self.mode!r}")
         if not 1 <= self.abort_code <= 65535:
             raise ValueError(f"abort codes are 1..65535, got {self.abort_code}")
+        if (self.max_fee is not None and self.max_fee < 0) or self.max_gas_price < 0:
+            raise ValueError("fee and gas price caps must be non-negative")
 
 
 @dataclass(frozen=True)
@@ -294,12 +692,19 @@ class Decision:
 
     sign: bool
     problems: tuple[str, ...]
+    change: Change | None = None
 
 
 def decide(policy: SigningPolicy, request: SignRequest, context: Context) -> Decision:
     """Sign or refuse (the manual mode never gets here)."""
-    problems = check(request, context)
+    found = verdict(request, context)
+    if found.problems:
+        return Decision(False, found.problems, found.change)
+    if found.concerns:
+        allow = policy.allow
+        if allow is None or found.change is None or not allow(found.change):
+            return Decision(False, found.concerns, found.change)
     accept = policy.accept
-    if not problems and request.tag in ACK_TAGS and accept is not None and not accept(request):
-        problems = ("declined by the accept hook",)
-    return Decision(not problems, problems)
+    if request.tag in ACK_TAGS and accept is not None and not accept(request):
+        return Decision(False, ("declined by the accept hook",), found.change)
+    return Decision(True, (), found.change)

@@ -37,9 +37,18 @@ class Recorder:
     someone reads the log — or at once for frames a live listener wants.
     """
 
-    def __init__(self, title: str | None = None, *, decode_txs: bool = True) -> None:
+    def __init__(
+        self, title: str | None = None, *, decode_txs: bool = True, max_frames: int | None = None
+    ) -> None:
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames must be at least 1, got {max_frames}")
         self.title = title
         self.decode_txs = decode_txs
+        #: None (the default): keep every record; a number: keep the latest ones only
+        self.max_frames = max_frames
+        #: records dropped to stay within ``max_frames`` (their seq numbers are not reused)
+        self.dropped = 0
+        self._next_seq = 0
         self.listeners: list[FrameListener] = []
         self._entries: list[Frame | _Observed] = []
         self._parsed = 0  # entries before this index are all Frames
@@ -99,6 +108,7 @@ class Recorder:
         else:
             self._entries.append(observed)
             self._log = None
+            self._trim()
 
     def _frame(self, seen: _Observed) -> Frame:
         role, direction, text, seq, conn, t_wall, t_mono = seen
@@ -114,13 +124,23 @@ class Recorder:
         )
 
     def _seq(self) -> int:
-        return len(self._entries) + 1
+        self._next_seq += 1
+        return self._next_seq
 
     def _add(self, frame: Frame) -> None:
         self._entries.append(frame)
         self._log = None
+        self._trim()
         for listener in list(self.listeners):
             listener(frame)
+
+    def _trim(self) -> None:
+        cap = self.max_frames
+        if cap is not None and len(self._entries) > cap:
+            extra = len(self._entries) - cap
+            del self._entries[:extra]
+            self._parsed = max(self._parsed - extra, 0)
+            self.dropped += extra
 
     # -- views -----------------------------------------------------------------------------
     @property

@@ -15,30 +15,28 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from chan_nb.client import events as ev
+from chan_nb.client import outcomes
 from chan_nb.client import policy as pol
 from chan_nb.client.core import ClientProtocol, Outgoing, Status
 from chan_nb.client.errors import (
-    ChannelClosed,
-    ChannelConflict,
-    ChannelErrorReport,
     ClientError,
     ConnectionLost,
     NodeError,
-    PolicyViolation,
     Timeout,
-    UpdateAborted,
 )
 from chan_nb.client.params import ChannelParams, Existing, Role, existing_url, open_url
 from chan_nb.client.recorder import Recorder
 from chan_nb.client.signer import Signer
 from chan_nb.client.transport import (
+    MAX_FRAME_BYTES,
     Connection,
     Disconnected,
+    FrameTooLarge,
     MemoryTransport,
     Transport,
     WebSocketTransport,
@@ -59,6 +57,10 @@ Predicate = Callable[[ev.Event], bool]
 
 #: Default seconds any await may take.
 DEFAULT_TIMEOUT: Final = 30.0
+#: How long :meth:`Session.close` waits for the socket to close before dropping it.
+CLOSE_WAIT: Final = 2.0
+#: Events a session keeps in :attr:`Session.events` (twice this before trimming).
+MAX_EVENTS: Final = 10_000
 
 
 class _Latest:
@@ -114,10 +116,22 @@ class OffchainState:
 
 @dataclass
 class PendingSignature:
-    """A signing request waiting for a person (manual mode), with what the checks found."""
+    """A signing request waiting for a person (manual mode), with what the checks found.
+
+    ``problems`` are every reason the auto policy would not sign it; ``change`` is what
+    signing would do (``change.describe()``: "you pay 1,000 to ak_…: your balance
+    40,000 → 39,000; fee 0").
+    """
 
     request: ev.SignRequest
     problems: tuple[str, ...]
+    change: pol.Change | None = None
+
+    @property
+    def summary(self) -> str:
+        """One line: the change, then why the policy would refuse it (if it would)."""
+        what = self.change.describe() if self.change is not None else f"sign {self.tag}"
+        return what if not self.problems else f"{what} — refused by the policy: {self.problems[0]}"
 
     @property
     def tag(self) -> str:
@@ -131,45 +145,20 @@ class PendingSignature:
             tx = {}
         except ValueError as exc:
             tx = {"error": str(exc)}
-        return {"tag": self.tag, "tx": tx, "updates": list(self.request.updates)}
-
-
-@dataclass(frozen=True)
-class _Action:
-    """What an awaited action sent, so that its replies and failures can be recognised."""
-
-    call: ev.Call | None = None
-    conflicts: bool = False  # a conflict, abort or channels.error fails it
-    died: bool = True  # info died fails it (reads just fail when the socket closes)
-    tags: frozenset[str] = field(default_factory=frozenset)  # sign tags it is about
-
-    def fails(self, event: ev.Event) -> bool:
-        """Whether ``event`` ends this action unsuccessfully."""
-        if isinstance(event, ev.ErrorReply):
-            if event.at_connect:
-                return True
-            answers = event.answers
-            if answers is None:
-                return False
-            return answers is self.call or (
-                bool(self.tags) and answers.method in methods.SIGN_BY_REPLY
-            )
-        if isinstance(event, ev.Conflict | ev.ChannelErrorEvent):
-            return self.conflicts
-        if isinstance(event, ev.Info):
-            if event.event == "aborted_update":
-                return self.conflicts
-            return self.died and event.event == "died"
-        if isinstance(event, ev.Refused):
-            return event.tag in self.tags
-        return False
+        return {
+            "tag": self.tag,
+            "tx": tx,
+            "updates": list(self.request.updates),
+            "change": self.change.describe() if self.change is not None else None,
+            "problems": list(self.problems),
+        }
 
 
 @dataclass
 class _Waiter:
     predicate: Predicate
     future: asyncio.Future[ev.Event]
-    action: _Action | None = None  # None: only the predicate (and a close) ends the wait
+    action: outcomes.Action | None = None  # None: only the predicate (and a close) ends the wait
     closes_ok: bool = False  # a Closed event does not end the wait
 
 
@@ -199,6 +188,8 @@ class Session:
         timeout: float = DEFAULT_TIMEOUT,
         ids: IdStyle | None = None,
         next_id: Callable[[], Json] | None = None,
+        max_events: int = MAX_EVENTS,
+        max_frame: int = MAX_FRAME_BYTES,
     ) -> None:
         if role not in ("initiator", "responder"):
             raise ValueError(f"role must be initiator or responder, got {role!r}")
@@ -222,8 +213,19 @@ class Session:
         self.policy = policy or pol.SigningPolicy()
         self.timeout = timeout
         self.ids = ids or IdStyle()
-        self.core = ClientProtocol(role, params=params, next_id=next_id)
+        self.core = ClientProtocol(
+            role,
+            params=params,
+            next_id=next_id,
+            network_id=network_id,
+            generalized=self.policy.generalized,
+        )
+        #: the latest events (at most ``2 × max_events``; older ones are dropped)
         self.events: list[ev.Event] = []
+        self.max_events = max_events
+        #: frames longer than this close the socket (:class:`FrameTooLarge` in ``errors``)
+        self.max_frame = max_frame
+        self._events_dropped = 0
         self.pending_signatures: list[PendingSignature] = []
         self.closing_tx: str | None = None
         #: problems met while handling frames in the background (the reader goes on)
@@ -312,6 +314,11 @@ class Session:
             f"round={self.round} channel={self.channel_id}>"
         )
 
+    def _repr_html_(self) -> str:
+        from chan_nb.client.display import session_html
+
+        return session_html(self)
+
     # -- connecting ----------------------------------------------------------------------------
     async def connect(self, timeout: float | None = None) -> ev.Info:
         """Open a socket with the channel terms and wait for ``fsm_up`` (not for the channel)."""
@@ -335,7 +342,8 @@ class Session:
                 "reconnect() or reestablish() instead of open()"
             )
         opened = self._expect(
-            self._open_done, _Action(tags=frozenset({"initiator_sign", "responder_sign"}))
+            self._open_done,
+            outcomes.Action(tags=frozenset({"initiator_sign", "responder_sign"}), states=True),
         )
         try:
             if not self.connected:
@@ -362,13 +370,21 @@ class Session:
         return await self.open(timeout)
 
     async def disconnect(self, timeout: float | None = None) -> None:
-        """Close this socket. After the create tx was signed the node's FSM keeps running."""
+        """Close this socket. After the create tx was signed the node's FSM keeps running.
+
+        Takes at most ``timeout`` seconds: a node that does not answer the close is
+        dropped (the reader stops, the session counts as disconnected).
+        """
         conn, reader = self._conn, self._reader
         if conn is None:
             return
-        await conn.close()
-        if reader is not None:
-            await self._bounded(asyncio.shield(reader), "the socket to close", timeout)
+        try:
+            async with asyncio.timeout(self._limit(timeout)):
+                await conn.close()
+                if reader is not None:
+                    await asyncio.shield(reader)
+        except TimeoutError:
+            await self._stop_reader()
 
     async def reconnect(
         self,
@@ -410,7 +426,7 @@ class Session:
         the latest state. Reestablish the responder first.
         """
         url = self._existing_url(fsm_id, channel_id, offchain_tx, None)
-        opened = self._expect(self._open_done, _Action())
+        opened = self._expect(self._open_done, outcomes.Action(states=True))
         try:
             await self._connect(url, "fsm_up after reestablishing", timeout)
             event = await self._outcome(opened, "the reestablished channel to open", timeout)
@@ -482,7 +498,9 @@ class Session:
         return record
 
     async def _connect(self, url: str, what: str, timeout: float | None) -> ev.Info:
-        up = self._expect(lambda e: isinstance(e, ev.Info) and e.event == "fsm_up", _Action())
+        up = self._expect(
+            lambda e: isinstance(e, ev.Info) and e.event == "fsm_up", outcomes.Action()
+        )
         try:
             await self._open_socket(url, timeout)
             event = await self._outcome(up, f"{what} ({self.role})", timeout, connect=True)
@@ -557,7 +575,7 @@ class Session:
 
         ``options`` are the optional ``fee``, ``gas_price``, ``nonce``.
         """
-        expectation = pol.Expectation.deposit(self.address, amount)
+        expectation = pol.Expectation.deposit(self.address, amount, **options)
         return await self._round_action(
             methods.DEPOSIT,
             {"amount": amount, **options},
@@ -577,7 +595,7 @@ class Session:
         **options: int,
     ) -> ev.StateUpdate:
         """Withdraw ``amount`` from the channel to this account (waits for it to lock)."""
-        expectation = pol.Expectation.withdraw(self.address, amount)
+        expectation = pol.Expectation.withdraw(self.address, amount, **options)
         return await self._round_action(
             methods.WITHDRAW,
             {"amount": amount, **options},
@@ -601,6 +619,7 @@ class Session:
         tag = expectation.tag
         if tag in self._expected:
             raise ClientError(f"{self.role}: a {tag} is already under way")
+        await self._know_balances(timeout)
         before = self.round
         self._expected[tag] = expectation
         self._cosigners[tag] = tuple(self._as_signer(c) for c in cosigners)
@@ -625,6 +644,16 @@ class Session:
             self._reply_ids.pop(tag, None)
         assert isinstance(event, ev.StateUpdate)
         return event
+
+    async def _know_balances(self, timeout: float | None) -> None:
+        """Balances unknown (a round whose updates were not seen): ask the node first.
+
+        The reply counts only if it hashes to our verified state; otherwise the policy
+        refuses what needs the balances, and says so.
+        """
+        if self.core.balances is None and self.core.ledger.state_hash is not None:
+            with contextlib.suppress(ClientError):
+                await self.balances_of(timeout=timeout)
 
     def _as_signer(self, key: Keypair | Signer) -> Signer:
         if isinstance(key, Signer):
@@ -717,7 +746,8 @@ class Session:
         Returns the close transaction (``tx_…``). ``options``: ``fee``, ``gas_price``,
         ``nonce``. The peer's session co-signs on its own (its reader answers).
         """
-        self._expected["shutdown_sign"] = pol.Expectation("shutdown_sign")
+        await self._know_balances(timeout)
+        self._expected["shutdown_sign"] = pol.Expectation.shutdown(**options)
         try:
             await self._act(
                 methods.SHUTDOWN,
@@ -753,8 +783,8 @@ class Session:
         )
 
     def mark(self) -> int:
-        """A position in :attr:`events`, for ``wait_for(…, since=mark)``."""
-        return len(self.events)
+        """A position in the event stream, for ``wait_for(…, since=mark)``."""
+        return self._events_dropped + len(self.events)
 
     async def wait_for(
         self,
@@ -775,7 +805,7 @@ class Session:
                 if predicate(event):
                     return event
         if since is not None:
-            for event in self.events[since:]:
+            for event in self.events[max(since - self._events_dropped, 0) :]:
                 if predicate(event):
                     return event
         waiter = self._expect(predicate, closes_ok=True)
@@ -851,21 +881,39 @@ class Session:
         try:
             while True:
                 text = await conn.recv()
+                if len(text) > self.max_frame:  # characters: a lower bound on its bytes
+                    await conn.close()
+                    raise FrameTooLarge(len(text), self.max_frame)
                 if not getattr(conn, "recorded_on_delivery", False):
                     self.recorder.received(self.role, text, conn_no)
-                for event in self.core.receive(text):
+                try:
+                    events = self.core.receive(text)
+                except Exception as exc:  # hostile input must not stop the reader
+                    self._keep_error(ClientError(f"{self.role}: unreadable frame: {exc!r}"))
+                    continue
+                for event in events:
                     try:
                         await self._dispatch(event)
                     except Disconnected:
                         raise
-                    except (ChanNbError, ValueError) as exc:
+                    except (ChanNbError, ValueError, RecursionError) as exc:
                         # a frame the client cannot act on must not stop the reader
-                        self.errors.append(exc)
+                        self._keep_error(exc)
         except Disconnected as exc:
             by_node = exc.by_peer
+            if isinstance(exc, FrameTooLarge):
+                self._keep_error(exc)
+                self._note(str(exc))
         except asyncio.CancelledError:
             by_node = False
             raise
+        except Exception as exc:
+            # a failure of the client itself: say so, and close the socket rather than
+            # leave it open with nothing reading it
+            self._keep_error(exc)
+            by_node = False
+            with contextlib.suppress(Exception):
+                await conn.close()
         finally:
             self.recorder.closed(self.role, conn_no)
             if self._conn is conn:
@@ -876,6 +924,8 @@ class Session:
     async def _dispatch(self, event: ev.Event) -> None:
         if isinstance(event, ev.OnChainTx) and event.info in ("close_mutual", "channel_closed"):
             self.closing_tx = event.tx or self.closing_tx
+        if isinstance(event, ev.Untrusted):
+            self._note(f"refused the {event.what} state: {event.reason}")
         if isinstance(event, ev.SignRequest):
             # answer before anyone sees the event, so the reply is not delayed by listeners;
             # seen it is even when the reply cannot go out (the socket closed meanwhile)
@@ -886,8 +936,18 @@ class Session:
             return
         self._emit(event)
 
+    def _keep_error(self, exc: Exception) -> None:
+        self.errors.append(exc)
+        del self.errors[: -self.max_events]
+
     def _emit(self, event: ev.Event) -> None:
-        self.events.append(event)
+        events = self.events
+        events.append(event)
+        if len(events) > 2 * self.max_events:
+            # bounded: a flood of frames cannot fill memory (the recorder keeps them all)
+            dropped = len(events) - self.max_events
+            del events[:dropped]
+            self._events_dropped += dropped
         for waiter in list(self._waiters):
             if waiter.future.done():
                 continue
@@ -904,19 +964,32 @@ class Session:
     async def _answer(self, request: ev.SignRequest) -> None:
         context = self._policy_context()
         if self.policy.mode == "manual":
-            self.pending_signatures.append(PendingSignature(request, pol.check(request, context)))
+            found = pol.verdict(request, context)
+            # the node has one request per tag in flight: a new one replaces the old
+            # (and a flood of them cannot grow the queue)
+            self.pending_signatures = [p for p in self.pending_signatures if p.tag != request.tag]
+            self.pending_signatures.append(PendingSignature(request, found.reasons, found.change))
             return
         decision = pol.decide(self.policy, request, context)
         if decision.sign:
             await self._sign_and_reply(request)
             return
         aborted: int | None = None
-        if request.abortable:
-            aborted = self.policy.abort_code
-            await self._send(
-                self.core.abort_reply(request, aborted, with_id=self._reply_id(request.tag))
-            )
-        self._emit(ev.Refused({}, self.channel_id, request.tag, decision.problems, aborted))
+        refused = ev.Refused({}, self.channel_id, request.tag, decision.problems, None)
+        try:
+            if request.abortable:
+                aborted = self.policy.abort_code
+                refused = replace(refused, aborted_with=aborted)
+                await self._send(
+                    self.core.abort_reply(request, aborted, with_id=self._reply_id(request.tag))
+                )
+        finally:
+            self._note(f"refused to sign {request.tag}: {'; '.join(decision.problems)}")
+            self._emit(refused)
+
+    def _note(self, text: str) -> None:
+        """A line in the recording beside the frames (refusals: what and why)."""
+        self.recorder.note(self.role, text, self._conn_no)
 
     def _policy_context(self) -> pol.Context:
         return pol.Context(
@@ -924,10 +997,15 @@ class Session:
             own=self.address,
             network_id=self.signer.network_id,
             params=self.params,
-            channel_id=self.channel_id,
+            # only a channel id from a verified state or our own reconnect params counts
+            channel_id=self.core.channel_id if self.core.channel_id_fixed else None,
             round=self.round,
             balances=self.core.balances,
             expected=dict(self._expected),
+            state=self.core.offchain_tx,
+            max_fee=self.policy.max_fee,
+            max_gas_price=self.policy.max_gas_price,
+            generalized=self.policy.generalized,
         )
 
     async def _sign_and_reply(self, request: ev.SignRequest) -> None:
@@ -960,7 +1038,11 @@ class Session:
             raise Timeout(f"{self.role}: the node to take a frame", self.timeout) from None
 
     def _expect(
-        self, predicate: Predicate, action: _Action | None = None, *, closes_ok: bool = False
+        self,
+        predicate: Predicate,
+        action: outcomes.Action | None = None,
+        *,
+        closes_ok: bool = False,
     ) -> _Waiter:
         future: asyncio.Future[ev.Event] = asyncio.get_running_loop().create_future()
         waiter = _Waiter(predicate, future, action, closes_ok)
@@ -994,33 +1076,7 @@ class Session:
         raise self._failure(event, what, connect)
 
     def _failure(self, event: ev.Event, what: str, connect: bool) -> ClientError:
-        context = f"{self.role}: {what}"
-        if isinstance(event, ev.ErrorReply):
-            return NodeError(
-                event.code,
-                event.message,
-                data_code=event.data_code,
-                data_message=event.data_message,
-                data=event.data,
-                request=event.request,
-                context=context,
-            )
-        if isinstance(event, ev.Conflict):
-            return ChannelConflict(
-                event.error_code or 0, event.error_msg or "", event.round, context
-            )
-        if isinstance(event, ev.ChannelErrorEvent):
-            return ChannelErrorReport(event.reason or "", context)
-        if isinstance(event, ev.Refused):
-            return PolicyViolation(event.tag, event.problems, event.aborted_with)
-        if isinstance(event, ev.Info) and event.event == "aborted_update":
-            return UpdateAborted(f"{context}: the update was aborted")
-        if isinstance(event, ev.Info) and event.event == "died":
-            return ChannelClosed(f"{context}: the channel's FSM ended (info died)")
-        how = "closed by the node" if isinstance(event, ev.Closed) and event.by_node else "closed"
-        if connect:
-            return ConnectionLost(f"{context}: the socket was {how} before fsm_up")
-        return ConnectionLost(f"{context}: the socket was {how}")
+        return outcomes.failure(event, f"{self.role}: {what}", connect)
 
     async def _act(
         self,
@@ -1035,7 +1091,7 @@ class Session:
     ) -> ev.Event:
         """Send an action request and wait until ``done`` (or a failure) arrives."""
         out = self.core.request(method, params, with_id=self.ids.actions)
-        waiter = self._expect(done, _Action(out.call, conflicts=conflicts, tags=tags))
+        waiter = self._expect(done, outcomes.Action(out.call, conflicts=conflicts, tags=tags))
         try:
             await self._send(out)
             return await self._outcome(waiter, what, timeout)
@@ -1046,7 +1102,8 @@ class Session:
         """Send a request with an id and wait for its result."""
         call = out.call
         waiter = self._expect(
-            lambda e: isinstance(e, ev.Result) and e.answers is call, _Action(call, died=False)
+            lambda e: isinstance(e, ev.Result) and e.answers is call,
+            outcomes.Action(call, died=False),
         )
         try:
             await self._send(out)
@@ -1055,11 +1112,14 @@ class Session:
             self._drop(waiter)
 
     # -- lifetime ------------------------------------------------------------------------------
-    async def close(self) -> None:
-        """Disconnect (if connected) and stop the reader."""
+    async def close(self, timeout: float = CLOSE_WAIT) -> None:
+        """Disconnect (if connected, waiting at most ``timeout`` s) and stop the reader."""
         if self._conn is not None:
             with contextlib.suppress(ClientError, OSError):
-                await self.disconnect(timeout=5.0)
+                await self.disconnect(timeout=timeout)
+        await self._stop_reader()
+
+    async def _stop_reader(self) -> None:
         reader = self._reader
         if reader is not None and not reader.done():
             reader.cancel()

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosed as SocketClosed
 
 from chan_nb.client.errors import ConnectionLost
 from chan_nb.ws_write import write_now
+
+#: Largest frame a session takes from a node (the real node's frames are at most a few
+#: hundred KB, contract bytecode included). A WebSocket refuses a bigger one before
+#: buffering it (close code 1009); the session checks every transport's frames too.
+MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
+#: How long closing a socket waits for the node's close frame before dropping it.
+CLOSE_TIMEOUT: Final = 2.0
 
 if TYPE_CHECKING:
     from chan_nb.node import EmbeddedNode
@@ -28,6 +35,16 @@ class Disconnected(ConnectionLost):
     def __init__(self, message: str, by_peer: bool) -> None:
         super().__init__(message)
         self.by_peer = by_peer
+
+
+class FrameTooLarge(Disconnected):
+    """The node sent a frame over the size limit: the client closed the socket."""
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        got = f"a {size:,}-byte frame" if size is not None else "a frame"
+        super().__init__(f"the node sent {got}, over the {limit:,}-byte limit", by_peer=False)
+        self.size = size
+        self.limit = limit
 
 
 class Connection(Protocol):
@@ -49,12 +66,13 @@ class Transport(Protocol):
 class WebSocketConnection:
     """A ``websockets`` client connection seen as a :class:`Connection`."""
 
-    def __init__(self, ws: object) -> None:
+    def __init__(self, ws: object, max_size: int | None = MAX_FRAME_BYTES) -> None:
         from websockets.asyncio.client import ClientConnection
 
         assert isinstance(ws, ClientConnection)
         self._ws = ws
         self._closing = False
+        self._max_size = max_size
 
     def send_now(self, text: str) -> bool:
         return write_now(self._ws, text)
@@ -69,6 +87,9 @@ class WebSocketConnection:
         try:
             message = await self._ws.recv()
         except SocketClosed as exc:
+            sent = exc.sent
+            if self._max_size is not None and sent is not None and sent.code == 1009:
+                raise FrameTooLarge(None, self._max_size) from None
             raise Disconnected(f"socket closed: {exc}", by_peer=not self._closing) from None
         return message if isinstance(message, str) else message.decode("utf-8", "replace")
 
@@ -84,9 +105,18 @@ class WebSocketTransport:
     (60 s) from closing a quiet socket, without adding JSON-RPC frames to recordings.
     """
 
-    def __init__(self, *, open_timeout: float = 10.0, ping_interval: float | None = 20.0) -> None:
+    def __init__(
+        self,
+        *,
+        open_timeout: float = 10.0,
+        ping_interval: float | None = 20.0,
+        max_size: int | None = MAX_FRAME_BYTES,
+        close_timeout: float = CLOSE_TIMEOUT,
+    ) -> None:
         self.open_timeout = open_timeout
         self.ping_interval = ping_interval
+        self.max_size = max_size
+        self.close_timeout = close_timeout
 
     async def connect(self, url: str) -> Connection:
         from websockets.asyncio.client import connect
@@ -97,12 +127,13 @@ class WebSocketTransport:
                 url,
                 open_timeout=self.open_timeout,
                 ping_interval=self.ping_interval,
-                max_size=None,
+                max_size=self.max_size,
+                close_timeout=self.close_timeout,
                 compression=None,
             )
         except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
             raise ConnectionLost(f"cannot open {_short_url(url)}: {exc}") from None
-        return WebSocketConnection(ws)
+        return WebSocketConnection(ws, self.max_size)
 
     def __repr__(self) -> str:
         return "WebSocketTransport()"
@@ -141,7 +172,7 @@ class MemoryConnectionAdapter:
         task = asyncio.current_task()
         self._receiving = task
         try:
-            return await self._conn.recv()
+            text: str = await self._conn.recv()
         except ConnectionClosed as exc:
             raise Disconnected(str(exc), by_peer=not self._closing) from None
         except asyncio.CancelledError:
@@ -152,6 +183,7 @@ class MemoryConnectionAdapter:
             raise
         finally:
             self._receiving = None
+        return text
 
     async def close(self) -> None:
         if self._closing:

@@ -6,7 +6,9 @@ strings), :mod:`~chan_nb.codec.rlp` (strict RLP), :mod:`~chan_nb.codec.ids`,
 :mod:`~chan_nb.codec.updates` (off-chain updates), :mod:`~chan_nb.codec.hashing`
 (``th_``, channel ids), :mod:`~chan_nb.codec.trees` / :mod:`~chan_nb.codec.mpt`
 (state trees, state hash, proofs of inclusion), :mod:`~chan_nb.codec.keys` and
-:mod:`~chan_nb.codec.signing` (Ed25519 over raw or hashed preimages).
+:mod:`~chan_nb.codec.signing` (Ed25519 over raw or hashed preimages),
+:mod:`~chan_nb.codec.fate` (FATE values, call data, contract code, assembler) and
+:mod:`~chan_nb.codec.contracts` (contract and call objects, ids, stores).
 
 Every bad input raises :class:`chan_nb.errors.DecodeError`, whose message says
 what is wrong and where (e.g. ``signed_tx.transaction.round: integer has a

@@ -1,9 +1,10 @@
 """Off-chain state trees: accounts, the state hash, ``ss_``/``cs_`` trees and ``pi_`` proofs.
 
-A channel's state is six Merkle Patricia trees (serialization.md §12). Only the
+A channel's state is six Merkle Patricia trees (serialization.md §12). The
 accounts tree is interpreted here (:class:`Account`); contract, call, channel,
-name and oracle objects are kept as opaque serialized values — they need no
-decoding to be hashed, serialized or proved. ``state_hash`` follows §12.3
+name and oracle objects are kept as serialized values — they need no decoding
+to be hashed, serialized or proved — and contracts and calls decode on request
+(:mod:`chan_nb.codec.contracts`). ``state_hash`` follows §12.3
 (accounts first), ``ss_`` follows §12.4 (contracts first), ``pi_`` the PoI layout.
 """
 
@@ -15,6 +16,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from chan_nb.codec import encoding, rlp
+from chan_nb.codec.contracts import CallObject, ContractObject, split_contracts_tree
 from chan_nb.codec.hashing import blake2b_256
 from chan_nb.codec.ids import Id
 from chan_nb.codec.mpt import HASH_SIZE, MerklePatriciaTree, Proof
@@ -358,6 +360,27 @@ class StateTrees:
     def balances(self) -> dict[bytes, int]:
         """Account pubkey → balance."""
         return {pk: acc.balance for pk, acc in self.account_objects().items()}
+
+    # -- contracts and calls ------------------------------------------------------------
+    def contract_objects(self) -> dict[bytes, ContractObject]:
+        """Decoded contract objects by contract pubkey (store entries left out)."""
+        return {
+            pk: ContractObject.deserialize(obj, f"contracts[{pk.hex()}]")
+            for pk, (obj, _) in split_contracts_tree(self.contracts).items()
+        }
+
+    def contract_store(self, pubkey: bytes) -> dict[bytes, bytes]:
+        """Store key → value of one contract (FATE: ``00 01`` is register 1 …)."""
+        if pubkey not in self.contracts:
+            raise NotInTreeError(f"no contract {pubkey.hex()} in the contracts tree")
+        return split_contracts_tree(self.contracts)[pubkey][1]
+
+    def call_objects(self) -> dict[bytes, CallObject]:
+        """Decoded call objects of the round, keyed as in the calls tree."""
+        return {
+            key: CallObject.deserialize(raw, f"calls[{key.hex()}]")
+            for key, raw in self.calls.items()
+        }
 
     # -- ss_ ------------------------------------------------------------------------------
     def serialize(self) -> bytes:

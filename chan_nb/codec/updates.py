@@ -8,12 +8,17 @@ node's JSON form (``{"op": "OffChainTransfer", …}``), :func:`from_dict` reads 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from chan_nb.codec.fields import Kind, f, value_of_json
 from chan_nb.codec.ids import Id, IdKind
 from chan_nb.codec.objects import TaggedObject, decode_as, register
 from chan_nb.errors import DecodeError
+
+if TYPE_CHECKING:
+    from chan_nb.codec.fate.bytecode import FateCode
+    from chan_nb.codec.fate.calldata import FunctionCall
+    from chan_nb.codec.fate.code import CodeObject
 
 
 class Update(TaggedObject):
@@ -112,6 +117,25 @@ class OffChainNewContract(Update):
             out["vm_version"], out["abi_version"] = unpack_ct_version(self.ct_version)
         return out
 
+    def contract_id(self, round_: int) -> Id:
+        """The contract this update creates when it is applied in round ``round_``."""
+        from chan_nb.codec.contracts import contract_pubkey
+
+        return Id.contract(contract_pubkey(self.owner.value, round_))
+
+    def code_object(self) -> CodeObject:
+        """The decoded ``code`` (DecodeError if it is not a contract code object)."""
+        from chan_nb.codec.fate.code import CodeObject
+
+        return CodeObject.deserialize(self.code, "code")
+
+    def call(self) -> FunctionCall:
+        """The decoded ``init`` call data (FATE; DecodeError otherwise)."""
+        from chan_nb.codec.fate.calldata import decode_call
+
+        code = self.code_object()
+        return decode_call(self.call_data, code.fate() if code.is_fate else None)
+
 
 @register
 @dataclass(frozen=True)
@@ -149,6 +173,12 @@ class OffChainCallContract(Update):
             out["caller_id"] = out.pop("caller")
             out["contract_id"] = out.pop("contract")
         return out
+
+    def call(self, code: FateCode | None = None) -> FunctionCall:
+        """The decoded call data (FATE; DecodeError otherwise); ``code`` names the function."""
+        from chan_nb.codec.fate.calldata import decode_call
+
+        return decode_call(self.call_data, code)
 
 
 @register

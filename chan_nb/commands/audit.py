@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -28,25 +27,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from chan_nb.audit import audit_frames
-    from chan_nb.errors import ChanNbError
-    from chan_nb.recording import load
+    from chan_nb.commands._files import no_recordings, read_or_report
+    from chan_nb.errors import one_line
     from chan_nb.recording.formats import find_recordings
 
     files = find_recordings(args.paths)
     if not files:
-        print("audit: no recordings found", file=sys.stderr)
-        return 2
+        return no_recordings("audit", args.paths)
     totals = {"files": 0, "txs": 0, "sig_ok": 0, "sig_bad": 0, "sh_ok": 0, "sh_bad": 0}
-    failed = 0
+    failed = unreadable = 0
     for path in files:
         totals["files"] += 1
+        log = read_or_report(path)
+        if log is None:
+            failed += 1
+            unreadable += 1
+            continue
         try:
-            log = load(path)
-        except (ChanNbError, OSError) as exc:
-            print(f"{path}: UNREADABLE: {exc}")
+            report = audit_frames(log.frames, network_id=args.network_id, source=str(path))
+        except Exception as exc:  # one file's defect must not end the run
+            print(f"{path}: AUDIT FAILED: {one_line(exc)}")
             failed += 1
             continue
-        report = audit_frames(log.frames, network_id=args.network_id, source=str(path))
         print(report.line())
         limit = None if args.verbose else 5
         for problem in report.problems[:limit]:
@@ -59,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
         totals["sig_bad"] += report.signatures_bad
         totals["sh_ok"] += report.state_hashes_ok
         totals["sh_bad"] += report.state_hashes_bad
+    unread = f", {unreadable} unreadable" if unreadable else ""
     print(
         f"audit: {totals['files']} files, {totals['txs']} txs, {totals['sig_ok']} signatures ok, "
         f"{totals['sig_bad']} signatures bad, {totals['sh_ok']} state hashes ok, "
-        f"{totals['sh_bad']} state hashes bad"
+        f"{totals['sh_bad']} state hashes bad{unread}"
     )
     return 1 if failed else 0

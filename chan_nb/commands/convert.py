@@ -6,8 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-FORMATS = ("jsonl", "csv", "parquet", "md", "txt")
-TEXT = ("jsonl", "md", "txt")
+from chan_nb.recording.formats import FORMATS as REGISTRY
+
+#: the output formats: every format of the registry (chan_nb.recording.formats)
+CHOICES = tuple(fmt.value for fmt in REGISTRY)
+#: those written as text (to stdout for a single input without -o)
+TEXT_CHOICES = tuple(fmt.value for fmt, spec in REGISTRY.items() if spec.is_text)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,7 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "text. Reading the output back gives the same records.",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
+    parser.add_argument("--to", required=True, choices=CHOICES, help="output format")
     parser.add_argument(
         "-o",
         "--output",
@@ -36,30 +40,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chan_nb.errors import ChanNbError
-    from chan_nb.recording import load
+    from chan_nb.commands._files import read_or_report
+    from chan_nb.errors import one_line
 
     fmt: str = args.to
     paths: list[Path] = args.paths
     single = len(paths) == 1
-    status = 0
+    failed = 0
     for path in paths:
-        try:
-            log = load(path, strict=not args.lenient)
-        except (ChanNbError, OSError) as exc:
-            print(f"{path}: UNREADABLE: {exc}", file=sys.stderr)
-            status = 1
+        log = read_or_report(path, strict=not args.lenient, stream=sys.stderr)
+        if log is None:
+            failed += 1
             continue
         for problem in log.problems:
             print(f"{path}: {problem}", file=sys.stderr)
-            status = 1
-        if single and args.output is None and fmt in TEXT:
+        failed += bool(log.problems)
+        if single and args.output is None and fmt in TEXT_CHOICES:
             sys.stdout.write(log.to(fmt))
             continue
-        target = _target(path, fmt, args.output, single)
-        log.save(target, fmt)
+        try:
+            target = _target(path, fmt, args.output, single)
+            log.save(target, fmt)  # atomic: a failed write leaves any old file as it was
+        except Exception as exc:
+            print(f"{path}: NOT WRITTEN: {one_line(exc)}", file=sys.stderr)
+            failed += 1 - bool(log.problems)
+            continue
         print(f"{path} -> {target} ({len(log)} records)", file=sys.stderr)
-    return status
+    if not single:
+        print(f"convert: {len(paths)} files, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _target(path: Path, fmt: str, output: Path | None, single: bool) -> Path:

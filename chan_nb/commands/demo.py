@@ -79,6 +79,11 @@ def run(args: argparse.Namespace) -> int:
     if args.url and not args.network_id:
         print("demo: --network-id is needed with --url", file=sys.stderr)
         return 2
+    out: Path = args.out or Path(f"{name}.jsonl")
+    problem = _unwritable(out)
+    if problem:
+        print(f"demo: cannot write the recording to {out}: {problem}", file=sys.stderr)
+        return 2
     scenario = SCENARIOS[name]
     where = args.url or "the embedded node"
     print(f"scenario {name}: {scenario.summary}")
@@ -99,8 +104,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print()
         print(frame_table(result.log.frames))
-    out: Path = args.out or Path(f"{name}.jsonl")
-    result.log.save(out)
+    if not result.ok:  # a failed run never replaces a good recording
+        out = out.with_name(f"{out.stem}.failed{out.suffix}")
+    result.log.save(out)  # atomic
     print()
     print(f"recording: {_counts(result)} written to {out}")
     status = 0 if result.ok else 1
@@ -110,6 +116,20 @@ def run(args: argparse.Namespace) -> int:
     if not result.ok:
         print(f"demo: the scenario failed: {result.error}", file=sys.stderr)
     return status
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why the recording could not be written to ``out`` (checked before the run)."""
+    folder = out.parent
+    if not folder.is_dir():
+        return f"no folder {folder} (create it, or pick another --out)"
+    if not os.access(folder, os.W_OK):
+        return f"folder {folder} is not writable"
+    if out.is_dir():
+        return "it is a folder (name a file, e.g. session.jsonl)"
+    if out.suffix.lower() not in (".jsonl", ".md", ".txt"):
+        return "use a .jsonl, .md or .txt name"
+    return None
 
 
 def keys_from_environment() -> tuple[Keypair, Keypair]:

@@ -21,6 +21,7 @@ def _funding(text: str) -> tuple[str, int]:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from chan_nb.commands._args import port_number
     from chan_nb.node.config import DEFAULT_NETWORK_ID
 
     parser = sub.add_parser(
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "in-process simulator: FSMs, a small chain, real transactions and signature checks.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=3014, help="port (0 = any free port)")
+    parser.add_argument("--port", type=port_number, default=3014, help="port (0 = any free port)")
     parser.add_argument(
         "--network-id",
         default=DEFAULT_NETWORK_ID,

@@ -28,26 +28,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chan_nb.errors import ChanNbError
-    from chan_nb.recording import load
+    from chan_nb.commands._files import no_recordings, read_or_report
     from chan_nb.recording.formats import find_recordings
     from chan_nb.recording.report import summary_text
 
     files = find_recordings(args.paths)
     if not files:
-        print("summarize: no recordings found", file=sys.stderr)
-        return 2
-    status = 0
+        return no_recordings("summarize", args.paths)
+    unreadable = with_problems = 0
     for index, path in enumerate(files):
-        try:
-            log = load(path, strict=not args.lenient)
-        except (ChanNbError, OSError) as exc:
-            print(f"{path}: UNREADABLE: {exc}", file=sys.stderr)
-            status = 1
+        log = read_or_report(path, strict=not args.lenient, stream=sys.stderr)
+        if log is None:
+            unreadable += 1
             continue
         if index:
             print()
         print(summary_text(log, frames=args.frames, ops=args.ops))
-        if log.problems:
-            status = 1
-    return status
+        with_problems += bool(log.problems)
+    if len(files) > 1:
+        print(
+            f"\nsummarize: {len(files)} files, {unreadable} unreadable, "
+            f"{with_problems} with unread parts"
+        )
+    return 1 if unreadable or with_problems else 0

@@ -5,6 +5,8 @@ The FSM (:mod:`chan_nb.node.fsm`) consumes :data:`Call` values from its client
 from the peer FSM, and emits :data:`Output` values that the core
 (:mod:`chan_nb.node.core`) turns into frames, peer messages, chain work and
 bookkeeping. Keeping the vocabulary here lets each of those modules read on its own.
+
+Internal: the node FSM's vocabulary; not public API (may change without notice).
 """
 
 from __future__ import annotations

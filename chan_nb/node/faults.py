@@ -26,7 +26,7 @@ from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 Direction = Literal["in", "out"]  # in: client -> node; out: node -> client
-Kind = Literal["drop", "delay", "duplicate", "cut", "close", "stall"]
+FaultKind = Literal["drop", "delay", "duplicate", "cut", "close", "stall"]
 
 _KINDS: Final = frozenset({"drop", "delay", "duplicate", "cut", "close", "stall"})
 #: Kinds that end a connection when they fire.
@@ -76,7 +76,7 @@ DROP: Final = Verdict(copies=0)
 class Rule:
     """One fault: what it does and which frames it applies to (None matches anything)."""
 
-    kind: Kind
+    kind: FaultKind
     direction: Direction | None = None
     role: str | None = None
     method: str | None = None

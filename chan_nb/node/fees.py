@@ -4,26 +4,25 @@ Fee = gas × gas price, gas = 15 000 + 20 per byte of the serialized transaction
 (which contains the fee itself, hence the fixed point). This reproduces every
 recorded figure (create v1 17 620 000 000 000, deposit 17 320 000 000 000,
 close_mutual 16 900 000 000 000 …).
+
+Internal: the node's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Final
 
+from chan_nb.codec.gas import gas_of
 from chan_nb.codec.txs import Tx
 from chan_nb.node.params import DEFAULT_MIN_DEPTH_FACTOR, DepthStrategy
-
-BASE_GAS: Final = 15_000
-GAS_PER_BYTE: Final = 20
 
 
 def min_fee(build: Callable[[int], Tx], gas_price: int) -> int:
     """Smallest fee that pays for the tx ``build(fee)`` (size depends on the fee)."""
     fee = 0
     for _ in range(16):
-        needed = (BASE_GAS + GAS_PER_BYTE * len(build(fee).serialize())) * gas_price
+        needed = gas_of(build(fee)) * gas_price
         if needed <= fee:
             return fee
         fee = needed

@@ -11,18 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Final
 
+from chan_nb.codec import state as codec_state
 from chan_nb.codec import trees
 from chan_nb.codec.txs import SignedTx
-from chan_nb.codec.updates import (
-    OffChainDeposit,
-    OffChainMeta,
-    OffChainTransfer,
-    OffChainWithdrawal,
-    Update,
-)
+from chan_nb.codec.updates import Update
 from chan_nb.errors import ChanNbError
 from chan_nb.protocol.codes import Reason
 
@@ -40,15 +34,8 @@ class UpdateRejected(ChanNbError):
         self.reason = reason
 
 
-def state_hash(balances: Balances) -> bytes:
-    """Hash of the accounts-only state trees holding these balances."""
-    return _state_hash(tuple(sorted(balances.items())))
-
-
-@lru_cache(maxsize=1024)
-def _state_hash(balances: tuple[tuple[bytes, int], ...]) -> bytes:
-    # cached: the proposer and the acknowledger compute the same hash for each round
-    return trees.state_hash_of_balances(dict(balances))
+#: Hash of the accounts-only state trees holding these balances.
+state_hash = codec_state.state_hash
 
 
 def trees_api(balances: Balances) -> str:
@@ -71,41 +58,19 @@ def apply_updates(
     channel_reserve: int,
 ) -> dict[bytes, int]:
     """Balances after the updates, or UpdateRejected with the node's reason."""
-    out = dict(balances)
-    for update in updates:
-        if isinstance(update, OffChainTransfer):
-            payer, payee, amount = update.from_id.value, update.to_id.value, update.amount
-            _check_amount(amount)
-            if payer == payee or payer not in participants or payee not in participants:
-                raise UpdateRejected(Reason.INVALID_PUBKEYS, "from/to must be the two participants")
-            if out[payer] - amount < channel_reserve:
-                raise UpdateRejected(Reason.INSUFFICIENT_BALANCE, "transfer breaks the reserve")
-            out[payer] -= amount
-            out[payee] += amount
-        elif isinstance(update, OffChainDeposit):
-            who, amount = update.from_id.value, update.amount
-            _check_amount(amount)
-            if who not in participants:
-                raise UpdateRejected(Reason.INVALID_PUBKEYS, "depositor is not a participant")
-            out[who] += amount
-        elif isinstance(update, OffChainWithdrawal):
-            who, amount = update.to_id.value, update.amount
-            _check_amount(amount)
-            if who not in participants:
-                raise UpdateRejected(Reason.INVALID_PUBKEYS, "withdrawer is not a participant")
-            if out[who] - amount < channel_reserve:
-                raise UpdateRejected(Reason.INSUFFICIENT_BALANCE, "withdrawal breaks the reserve")
-            out[who] -= amount
-        elif isinstance(update, OffChainMeta):
-            continue
-        else:
-            raise UpdateRejected(Reason.INTERNAL, f"{update.OP} updates are not supported")
-    return out
-
-
-def _check_amount(amount: int) -> None:
-    if amount < 0:
-        raise UpdateRejected(Reason.NEGATIVE_AMOUNT, "amount is negative")
+    try:
+        return codec_state.apply_updates(
+            balances,
+            updates,
+            codec_state.by_pubkey,
+            participants=participants,
+            reserve=channel_reserve,
+        )
+    except codec_state.InvalidUpdate as exc:
+        reason = (
+            Reason.INTERNAL if exc.rule is codec_state.UpdateRule.NEEDS_VM else Reason(exc.rule)
+        )
+        raise UpdateRejected(reason, str(exc)) from None
 
 
 @dataclass(frozen=True)

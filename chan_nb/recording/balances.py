@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
+from chan_nb.codec import state as codec_state
+from chan_nb.codec import updates as upd
+from chan_nb.errors import DecodeError
 from chan_nb.recording.frame import Direction, Frame, Kind
 from chan_nb.recording.pairing import pairs
-
-_MOVES: Final = frozenset({"OffChainTransfer", "OffChainDeposit", "OffChainWithdrawal"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,19 @@ class _Channel:
     round: int | None = None
     balances: dict[str, int] | None = None  # None: not known from the replay
     proposals: dict[int, list[Any]] = field(default_factory=dict)
+
+
+def account_roles(frames: Sequence[Frame]) -> dict[str, str]:
+    """``ak_`` -> role name, from the channel terms in the open URLs (which name both
+    participants), so that tables and plots can say "initiator" instead of an id."""
+    names: dict[str, str] = {}
+    for frame in frames:
+        if frame.direction is Direction.OPEN and frame.params is not None:
+            for role in ("initiator", "responder"):
+                account = frame.params.get(f"{role}_id")
+                if account:
+                    names.setdefault(account, role)
+    return names
 
 
 def balance_points(frames: Sequence[Frame]) -> list[BalancePoint]:
@@ -125,30 +139,11 @@ def _applied(balances: dict[str, int], updates: list[Any] | None) -> dict[str, i
     """Balances after ``updates``; None when they cannot be replayed exactly."""
     if updates is None:
         return None
-    result = dict(balances)
-    for update in updates:
-        if not isinstance(update, dict):
-            return None
-        op = update.get("op")
-        if op == "OffChainMeta":
-            continue
-        if op not in _MOVES:
-            return None  # contract updates move money the log does not show
-        amount = update.get("amount")
-        if not isinstance(amount, int) or isinstance(amount, bool):
-            return None
-        source, target = update.get("from"), update.get("to")
-        for account in (source, target):
-            if account is not None and account not in result:
-                return None
-        if op == "OffChainTransfer":
-            result[str(source)] -= amount
-            result[str(target)] += amount
-        elif op == "OffChainDeposit":
-            result[str(source)] += amount
-        else:
-            result[str(target)] -= amount
-    return result
+    try:
+        parsed = [upd.from_dict(update) for update in updates]
+        return codec_state.apply_updates(balances, parsed, codec_state.by_address)
+    except (DecodeError, codec_state.InvalidUpdate):
+        return None  # contract updates move money the log does not show
 
 
 def _reply_points(frame: Frame, channel_id: str | None, state: _Channel) -> list[BalancePoint]:

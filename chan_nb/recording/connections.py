@@ -5,6 +5,8 @@ at a time (``sc_ws_close_mutual``: the first channel's ``died`` arrives after th
 channel's socket was opened), so the number is inferred from the channel id the node put
 in the frame, and from which sockets are dying (after ``died`` or a connect-time error).
 Live recorders know the socket and set ``conn`` themselves.
+
+Internal: the Markdown and rendered-text readers' helper; not public API (may change).
 """
 
 from __future__ import annotations

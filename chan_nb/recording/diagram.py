@@ -1,4 +1,4 @@
-"""Pictures of a session: a ladder (sequence) diagram and balances over rounds.
+"""Pictures of a session: a ladder (sequence) diagram, balances over rounds, latencies.
 
 The ladder has one lane per participant with the node in the middle
 (``initiator | node | responder``). It renders as Mermaid text (``_repr_mimebundle_``
@@ -12,14 +12,14 @@ matplotlib is optional: only the figure functions need it, and they raise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from chan_nb.errors import ChanNbError
 from chan_nb.recording.balances import BalancePoint
 from chan_nb.recording.frame import NODE, Direction, Frame, Kind
-from chan_nb.recording.operations import Operation
+from chan_nb.recording.operations import Operation, Outcome
 
 DEFAULT_MAX_STEPS: Final = 400
 
@@ -28,14 +28,19 @@ class PlottingUnavailable(ChanNbError, ImportError):
     """matplotlib is not installed."""
 
 
-def _pyplot() -> Any:
+def _new_figure(width: float, height: float) -> tuple[Any, Any]:
+    """A figure and its axes, closed in pyplot at once: a notebook shows it once, as the
+    value of the cell (an open pyplot figure was drawn a second time by the inline
+    backend at the end of a cell whose last expression returned it)."""
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise PlottingUnavailable(
             "figures need matplotlib: pip install 'chan-nb[plot]' (or pip install matplotlib)"
         ) from exc
-    return plt
+    fig, ax = plt.subplots(figsize=(width, height))
+    plt.close(fig)
+    return fig, ax
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +225,8 @@ class Ladder:
     # -- matplotlib ------------------------------------------------------------------
     def figure(self, *, width: float = 11.0, row_height: float = 0.26) -> Any:
         """The ladder as a matplotlib figure (rows top to bottom)."""
-        plt = _pyplot()
         rows = len(self.steps)
-        fig, ax = plt.subplots(figsize=(width, max(2.0, 0.8 + row_height * (rows + 1))))
+        fig, ax = _new_figure(width, max(2.0, 0.8 + row_height * (rows + 1)))
         x = {lane: float(i) for i, lane in enumerate(self.lanes)}
         bottom = rows + 0.5
         for lane, pos in x.items():
@@ -307,13 +311,21 @@ def _clip(text: str, limit: int) -> str:
     return short.replace("$", r"\$")
 
 
-def balances_figure(points: Sequence[BalancePoint], *, title: str | None = None) -> Any:
-    """Each account's balance change over rounds (lines: replayed state; dots: replies).
+def balances_figure(
+    points: Sequence[BalancePoint],
+    *,
+    names: Mapping[str, str] | None = None,
+    title: str | None = None,
+) -> Any:
+    """Each participant's balance change over integer rounds (steps: replayed states;
+    dots: ``get.balances`` replies), labelled by role (``names``: account -> role).
 
     Balances are ~10^13 while moves are tiny, so the y axis shows the change since the
     account's first point (exact ints, converted to float only for drawing)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = _new_figure(8, 4)
+    from matplotlib.ticker import MaxNLocator
+
+    names = names or {}
     base: dict[tuple[str | None, str], int] = {}
     series: dict[tuple[str | None, str, str], tuple[list[int], list[float]]] = {}
     for point in points:
@@ -324,17 +336,68 @@ def balances_figure(points: Sequence[BalancePoint], *, title: str | None = None)
         xs, ys = series.setdefault((point.channel_id, point.account, point.source), ([], []))
         xs.append(point.round)
         ys.append(float(point.balance - base[key]))
+    channels = list(dict.fromkeys(channel for channel, _, _ in series))
     for (channel, account, source), (xs, ys) in series.items():
-        name = f"{account[:9]}…" + (f" @{channel[:9]}…" if channel else "")
+        name = names.get(account) or f"{account[:9]}…"
+        if len(channels) > 1:
+            name += f", channel {channels.index(channel) + 1}"
         if source == "state":
-            ax.step(xs, ys, where="post", label=f"{name} state")
+            ax.step(xs, ys, where="post", label=f"{name} (state)")
         else:
-            ax.plot(xs, ys, "o", ms=4, alpha=0.6, label=f"{name} reply")
+            ax.plot(xs, ys, "o", ms=4, alpha=0.6, label=f"{name} (get.balances)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("round")
-    ax.set_ylabel("balance change since first point")
+    ax.set_ylabel("balance change since the first round")
     if title:
         ax.set_title(title)
     if series:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def latency_figure(operations: Sequence[Operation], *, title: str | None = None) -> Any:
+    """How long each operation took, start to outcome, in record order, one marker per
+    operation kind and a colour per outcome. Recordings without clocks (the published
+    logs) plot the span instead: how many records it took to decide the outcome."""
+    fig, ax = _new_figure(8, 3.5)
+    from matplotlib.ticker import MaxNLocator
+
+    timed = any(op.latency_s is not None for op in operations)
+    markers = "osD^v<>pP*X"
+    kinds = list(dict.fromkeys(op.kind for op in operations))
+    colors = {
+        Outcome.OK: "tab:green",
+        Outcome.CONFLICT: "tab:orange",
+        Outcome.ERROR: "tab:red",
+        Outcome.ABORTED: "tab:gray",
+        Outcome.INCOMPLETE: "tab:gray",
+    }
+    for kind in kinds:
+        ops = [op for op in operations if op.kind == kind]
+        if timed:
+            ops = [op for op in ops if op.latency_s is not None]
+        if not ops:
+            continue
+        ys = [op.latency_s * 1000 if timed and op.latency_s is not None else op.span for op in ops]
+        ax.scatter(
+            [op.start_seq for op in ops],
+            ys,
+            marker=markers[kinds.index(kind) % len(markers)],
+            c=[colors.get(op.outcome, "tab:blue") for op in ops],
+            label=kind,
+            s=28,
+        )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("record where the operation starts (seq)")
+    if timed:
+        ax.set_ylabel("latency (ms)")
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("records to the outcome (no clocks)")
+    if title:
+        ax.set_title(title)
+    if kinds:
+        ax.legend(fontsize=8, title="operation (colour: outcome)", title_fontsize=8)
     fig.tight_layout()
     return fig

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from chan_nb.recording.contractinfo import describe_contract
 from chan_nb.recording.txinfo import describe_tx
 
 #: The peer every client talks to in a recording heading (``initiator ---> node``).
@@ -113,6 +114,12 @@ SCHEMA: Final[tuple[Column, ...]] = (
         "tx", "string", "the tx_… string the frame carries (signed_tx, state, tx, offchain_tx …)"
     ),
     Column("tx_error", "string", "why that tx could not be decoded"),
+    Column(
+        "contract",
+        "string",
+        "contract content decoded: new contract / call (function, arguments, amount) "
+        "or a call result (return value, gas, events)",
+    ),
     Column("amount", "object", "exact int amount of update.new / deposit / withdraw requests"),
     Column("error_code", "Int64", "error.code, or error_code of channels.conflict"),
     Column(
@@ -175,6 +182,7 @@ class Frame:
     tx_type: str | None = field(init=False, compare=False)
     tx: str | None = field(init=False, compare=False)
     tx_error: str | None = field(init=False, compare=False)
+    contract: str | None = field(init=False, compare=False)
     amount: int | None = field(init=False, compare=False)
     error_code: int | None = field(init=False, compare=False)
     error_message: str | None = field(init=False, compare=False)
@@ -313,7 +321,7 @@ def _derive_open(url: str, out: dict[str, Any], decode_txs: bool) -> None:
 def _derive_frame(direction: Direction, raw: str, out: dict[str, Any], decode_txs: bool) -> None:
     try:
         message = _parse_json(raw) if raw[:1] in "{[" else json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep: the readers report it by line
         out["kind"] = Kind.INVALID
         return
     out["message"] = message
@@ -358,6 +366,9 @@ def _derive_frame(direction: Direction, raw: str, out: dict[str, Any], decode_tx
     amount = params.get("amount")
     if _is_int(amount):
         out["amount"] = amount
+
+    if decode_txs and ("ontract" in raw or '"return_type"' in raw):  # cheap pre-check
+        out["contract"] = describe_contract(message)
 
     if method == "channels.conflict":
         _set_int(out, "error_code", data.get("error_code"))
@@ -459,6 +470,8 @@ def describe(frame: Frame) -> str:
         parts.append(f"round={frame.round}")
     if frame.amount is not None:
         parts.append(f"amount={frame.amount}")
+    if frame.contract:
+        parts.append(f"[{frame.contract}]")
     if frame.error_code is not None:
         parts.append(f"error={frame.error_code}")
     if frame.error_data_code is not None:

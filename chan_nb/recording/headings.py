@@ -3,6 +3,8 @@
 ``<role> ---> node``, ``<role> <--- node``, ``<role> info``,
 ``<role> opens a WebSocket connection``, ``<role> closes WebSocket connection``;
 the role is any single word (multi-channel logs may use other names).
+
+Internal: the Markdown and rendered-text readers' helper; not public API (may change).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """A recorded session as one object to explore (in the spirit of Scapy's PacketList).
 
 :class:`SessionLog` holds the records, what could not be read, and offers the table
-(``.df``, built once), a one-line-per-frame ``summary()``, ``filter()``, request/reply
-``pairs()``, flow ``operations()``, ``balances()``, ``audit()``, diagrams and exports.
+(``.df`` to read, ``.table()`` with every column), a one-line-per-frame ``summary()``,
+``filter()``, request/reply ``pairs()``, flow ``operations()``, ``balances()``,
+``audit()``, diagrams and exports.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class SessionLog(Sequence[Frame]):
         self.source = source
         self.name = name
         self._df: pd.DataFrame | None = None
+        self._table: pd.DataFrame | None = None
         self._ops: list[Operation] | None = None
 
     # -- sequence protocol -------------------------------------------------------------
@@ -110,14 +112,58 @@ class SessionLog(Sequence[Frame]):
             parts.append(f"{len(self.problems)} unread")
         return " | ".join(parts) + ">"
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from chan_nb.display import WARN, badge, card, code_block
+
+        counts = self.counts()
+        label = self.name or self.title or "session"
+
+        def listing(counter: Counter[str], limit: int = 6) -> str:
+            top = counter.most_common(limit)
+            more = f" +{len(counter) - limit} more" if len(counter) > limit else ""
+            return escape(", ".join(f"{k.removeprefix('channels.')} {v}" for k, v in top) + more)
+
+        rows = [
+            ("records", f"{len(self.frames):,}"),
+            ("roles", listing(counts["role"])),
+            ("kinds", listing(counts["kind"])),
+            ("methods", listing(counts["method"]) or "—"),
+        ]
+        walls = [f.t_wall for f in self.frames if f.t_wall is not None]
+        if walls:
+            from datetime import UTC, datetime
+
+            start = datetime.fromtimestamp(min(walls), UTC).isoformat(timespec="seconds")
+            rows.append(("time", escape(f"{start}, {max(walls) - min(walls):.3f} s")))
+        if self.source:
+            rows.append(("source", escape(self.source)))
+        status = badge(f"{len(self.problems)} unread parts", WARN) if self.problems else ""
+        lines = [frame.brief() for frame in self.frames[:8]]
+        if len(self.frames) > 8:
+            lines.append(f"… {len(self.frames) - 8} more: .summary(), .df, .ladder()")
+        return card(f"SessionLog {label}", rows, status=status, extra=code_block("\n".join(lines)))
+
     @property
     def df(self) -> pd.DataFrame:
-        """The frame table (see :data:`chan_nb.recording.frame.SCHEMA`), built once."""
+        """The records to read: ``seq`` as the index, ``time`` (tz-aware wall clock), role,
+        connection, what happened, and the raw text last (built once). The full table with
+        every column of :data:`~chan_nb.recording.frame.SCHEMA` is :meth:`table`."""
         if self._df is None:
+            from chan_nb.recording.table import view_df
+
+            self._df = view_df(self.table())
+        return self._df
+
+    def table(self) -> pd.DataFrame:
+        """The full frame table: one column per :data:`~chan_nb.recording.frame.SCHEMA`
+        entry, in schema order, a 0-based index (built once; what CSV/Parquet hold)."""
+        if self._table is None:
             from chan_nb.recording.table import frames_to_df
 
-            self._df = frames_to_df(self.frames)
-        return self._df
+            self._table = frames_to_df(self.frames)
+        return self._table
 
     def summary(self) -> str:
         """One line per record."""
@@ -207,7 +253,7 @@ class SessionLog(Sequence[Frame]):
         """The frame table plus ``op_id``, ``op_kind`` and ``outcome`` columns."""
         ops = {op.op_id: op for op in self.operations()}
         owner = self.op_ids()
-        df = self.df.copy()
+        df = self.table().copy()
         ids = [owner.get(seq) for seq in df["seq"]]
         df["op_id"] = pd_array(ids, "Int64")
         df["op_kind"] = pd_array([ops[i].kind if i else None for i in ids], "category")
@@ -259,11 +305,23 @@ class SessionLog(Sequence[Frame]):
         )
 
     def plot_balances(self) -> Any:
-        """Balance change per account over rounds (matplotlib figure)."""
-        from chan_nb.recording.balances import balance_points
+        """Each participant's balance change over rounds, labelled by role (a matplotlib
+        figure, shown once as a cell's value; ``fig.savefig(...)`` to keep it)."""
+        from chan_nb.recording.balances import account_roles, balance_points
         from chan_nb.recording.diagram import balances_figure
 
-        return balances_figure(balance_points(self.frames), title=self.name or self.title)
+        return balances_figure(
+            balance_points(self.frames),
+            names=account_roles(self.frames),
+            title=self.name or self.title,
+        )
+
+    def plot_latency(self) -> Any:
+        """How long each operation took, start to outcome (a matplotlib figure); without
+        clocks (published logs) the number of records it took instead."""
+        from chan_nb.recording.diagram import latency_figure
+
+        return latency_figure(self.operations(), title=self.name or self.title)
 
     # -- export ----------------------------------------------------------------------
     def to(self, format: str) -> str:

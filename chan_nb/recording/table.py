@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,36 @@ def frames_to_df(frames: Sequence[Frame]) -> pd.DataFrame:
         values = list(map(attrgetter(column.name), frames))
         data[column.name] = _column(column.name, column.dtype, values)
     return pd.DataFrame(data, copy=False)
+
+
+#: The curated view's columns after ``time`` (see :func:`view_df`), ``raw`` last.
+VIEW_COLUMNS: Final = (
+    "role",
+    "conn",
+    "direction",
+    "kind",
+    "method",
+    "event",
+    "round",
+    "amount",
+    "tx_type",
+    "error_code",
+    "error_message",
+    "rpc_id",
+    "raw",
+)
+
+
+def view_df(table: pd.DataFrame) -> pd.DataFrame:
+    """The table a person reads first: indexed by ``seq`` (1-based, as every report
+    names records), wall time as a tz-aware ``datetime64`` column ``time`` (UTC; NaT in
+    imported logs, which carry no clock), the columns that say what happened, and the
+    raw text last so it takes what width is left. Every other column stays in the full
+    table (``SessionLog.table()``)."""
+    view = table.loc[:, list(VIEW_COLUMNS)]
+    view.insert(0, "time", pd.to_datetime(table["t_wall"], unit="s", utc=True))
+    view.index = pd.Index(table["seq"], name="seq")
+    return view
 
 
 def _column(name: str, dtype: str, values: list[Any]) -> Any:
@@ -109,12 +139,20 @@ def write_table(frames: Sequence[Frame], path: Path, fmt: str) -> None:
 
 def read_table(path: Path, fmt: str, *, strict: bool = True, decode_txs: bool = True) -> Reading:
     """Records from a CSV/Parquet export (rows numbered from 2 for CSV, like a spreadsheet)."""
-    if fmt == "csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    elif fmt == "parquet":
-        df = pd.read_parquet(path)
-    else:
-        raise ValueError(f"not a table format: {fmt}")
+    try:
+        if fmt == "csv":
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif fmt == "parquet":
+            df = pd.read_parquet(path)
+        else:
+            raise ValueError(f"not a table format: {fmt}")
+    except ImportError as exc:
+        raise DecodeError(f"{exc} (install chan-nb[parquet])", str(path)) from None
+    except OSError:
+        raise
+    except Exception as exc:  # pandas/pyarrow parser errors have no common public base
+        found = str(exc).split("\n", 1)[0] or type(exc).__name__
+        raise DecodeError(f"expected a {fmt} frame table, found: {found}", str(path)) from None
     missing = [n for n in ("seq", "role", "direction", "conn", "raw") if n not in df.columns]
     if missing:
         raise DecodeError(f"expected columns {', '.join(missing)}", str(path))

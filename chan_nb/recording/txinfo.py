@@ -4,6 +4,8 @@ Recordings repeat the same transaction many times (sign request, signing reply, 
 notice, ``channels.update``), so decoding goes through a cache keyed by the string. The
 codec is imported lazily, so the frame model works (without these two columns) even when
 the tx codec cannot be imported.
+
+Internal: the frame model's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ timing, so it is not compared.
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Final
 
 from chan_nb.recording import Direction, Frame
 from chan_nb.replay.normalise import Namer, normalised
@@ -142,7 +144,10 @@ def _settle_races(frames: list[Frame], texts: list[str]) -> tuple[list[Frame], l
 
 
 def report_lines(comparison: Comparison, *, verbose: bool = False, width: int = 160) -> list[str]:
-    """A readable step-by-step report: differences always, matching steps with ``verbose``."""
+    """A readable step-by-step report: differences always, matching steps with ``verbose``.
+
+    A changed record shows both texts from a little before their first difference (not
+    from their start, where long frames agree), then the JSON paths whose values differ."""
     lines: list[str] = []
     for role, result in comparison.roles.items():
         lines.append(f"{role}: {result.matched} matched, {result.differed} differed")
@@ -151,11 +156,82 @@ def report_lines(comparison: Comparison, *, verbose: bool = False, width: int = 
                 if verbose:
                     lines.append(f"  = {_clip(want, width)}")
                 continue
+            at = _first_difference(want or "", got or "") if want and got else 0
             if want is not None:
-                lines.append(f"  - recorded: {_clip(want, width)}")
+                lines.append(f"  - recorded: {_window(want, at, width)}")
             if got is not None:
-                lines.append(f"  + replay:   {_clip(got, width)}")
+                lines.append(f"  + replay:   {_window(got, at, width)}")
+            if want is not None and got is not None:
+                lines += [f"    {line}" for line in differing_paths(want, got)]
     return lines
+
+
+def _first_difference(a: str, b: str) -> int:
+    """Index of the first character where ``a`` and ``b`` differ."""
+    shorter = min(len(a), len(b))
+    return next((k for k in range(shorter) if a[k] != b[k]), shorter)
+
+
+def _window(text: str, at: int, width: int) -> str:
+    """About ``width`` characters of ``text``: its start (which says what the record is)
+    and, when position ``at`` lies beyond it, ``…`` and the stretch around ``at``."""
+    if len(text) <= width:
+        return text
+    head = width // 2
+    if at < head + width // 6:
+        return text[:width] + "…"
+    start = at - width // 6
+    rest = text[start : start + width - head]
+    return f"{text[:head]}…{rest}" + ("…" if start + len(rest) < len(text) else "")
+
+
+#: How many differing JSON paths a changed record lists.
+MAX_PATHS = 6
+
+
+def differing_paths(want: str, got: str, limit: int = MAX_PATHS) -> list[str]:
+    """``at params.data.round: recorded 3, replay 4`` for each JSON value that differs
+    between two normalised records of the same kind (``role direction {json}``); a record
+    whose heads differ, or that is not JSON, gets one line naming the character."""
+    head_w, _, body_w = want.partition(" {")
+    head_g, _, body_g = got.partition(" {")
+    try:
+        if head_w != head_g or not body_w or not body_g:
+            raise ValueError
+        a, b = json.loads("{" + body_w), json.loads("{" + body_g)
+    except (ValueError, RecursionError):
+        return [f"first difference at character {_first_difference(want, got) + 1}"]
+    found: list[str] = []
+    stack: list[tuple[str, Any, Any]] = [("", a, b)]
+    while stack and len(found) <= limit:
+        path, x, y = stack.pop()
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in sorted(set(x) | set(y), reverse=True):
+                stack.append(
+                    (
+                        f"{path}.{key}" if path else str(key),
+                        x.get(key, _ABSENT),
+                        y.get(key, _ABSENT),
+                    )
+                )
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            stack.extend((f"{path}[{i}]", x[i], y[i]) for i in reversed(range(len(x))))
+        elif x != y or type(x) is not type(y):
+            found.append(
+                f"at {path or '(the whole frame)'}: recorded {_shown(x)}, replay {_shown(y)}"
+            )
+    if len(found) > limit:
+        found[limit:] = ["… more paths differ"]
+    return found
+
+
+_ABSENT: Final = object()
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    return _clip(json.dumps(value, sort_keys=True), limit)
 
 
 def _clip(text: str | None, width: int) -> str:

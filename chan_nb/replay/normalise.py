@@ -7,6 +7,8 @@ hash, proof and request id differs even when the node behaved identically. A
 appearance, a transaction becomes its type, round and number of signatures, request
 ids become ``<id>``. What remains — methods, events, amounts, rounds, codes,
 messages — must be equal between a recording and its replay.
+
+Internal: the replay comparison's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class Namer:
         if prefix == "ba":
             return self.number("fsm", text)
         if prefix == "tx":
-            return describe_tx(text)
+            return tx_shape(text)
         return OPAQUE.get(prefix, text)
 
     def value(self, item: Any, key: str | None = None) -> Any:
@@ -74,7 +76,7 @@ class Namer:
         return item
 
 
-def describe_tx(text: str) -> str:
+def tx_shape(text: str) -> str:
     """``<tx channel_offchain_tx r2 s2>``: type, round and signature count of a ``tx_``."""
     try:
         obj = txs.decode_api(text)

@@ -5,6 +5,8 @@ transaction strings, request ids and timestamps — but not in who did what:
 :func:`step_key` reduces a record to ``(role, direction, method, event, error)``, the
 skeleton both runs must share. Cross-role order depends on timing, so sequences are
 compared per role (:func:`per_role`).
+
+Internal: used by the replay comparison and ``chan-nb demo``; not public API (may change).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ waiting for while a callback blocks it. :class:`ActionRunner` schedules each act
 are running (so their buttons can be disabled), and turns every outcome — done, a
 conflict, a node error, a timeout, even an unexpected exception — into a
 :class:`Notice` the panel shows. Nothing ends up only on the console.
+
+Internal: the channel panel's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations

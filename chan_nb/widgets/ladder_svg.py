@@ -6,6 +6,8 @@ figure; a stepper redraws on every click, so it draws the rows of
 the node in the middle, the newest rows at the bottom, the current row highlighted.
 Pure string building; the output works in any HTML front end (JupyterLab, Voilà,
 VS Code, a saved page).
+
+Internal: the replay stepper's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ def ladder_svg(
             for what, color in COLORS.items()
         ),
         "</defs>",
+        # a paper of its own, like a figure: the colours read in light and dark themes
+        f'<rect width="{width}" height="{height}" rx="4" fill="#fff"/>',
     ]
     for lane, pos in x.items():
         out.append(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import ipywidgets as w
@@ -23,6 +24,7 @@ from chan_nb.client.policy import SigningPolicy
 from chan_nb.errors import ChanNbError
 from chan_nb.widgets import panel_view as view
 from chan_nb.widgets.actions import ActionRunner
+from chan_nb.widgets.theme import style_widget
 
 if TYPE_CHECKING:
     from chan_nb.client.session import Session
@@ -68,13 +70,22 @@ class ChannelPanel:
         self.runner = ActionRunner(self.loop, self._schedule_refresh)
         self._refresh_pending = False
         self._build(frames)
-        for session in self.sessions.values():
-            session.on_event(lambda _event: self._schedule_refresh())
+        for role, session in self.sessions.items():
+            session.on_event(self._listener(role))
         recorder = initiator.recorder
         recorder.listeners.append(lambda _frame: self._schedule_refresh())
         if responder.recorder is not recorder:
             responder.recorder.listeners.append(lambda _frame: self._schedule_refresh())
         self.refresh()
+
+    def _listener(self, role: str) -> Callable[[object], None]:
+        def on_event(event: object) -> None:
+            refused = view.refusal(event)
+            if refused is not None:  # the policy's or the view's refusal, in one line
+                self.runner.notify("error", f"{role} refused", refused)
+            self._schedule_refresh()
+
+        return on_event
 
     # -- construction ------------------------------------------------------------------
     @classmethod
@@ -164,6 +175,8 @@ class ChannelPanel:
         self.signing.observe(self._on_signing, names="value")
         for control in (self.frame_filter, self.frame_search, self.frame_count):
             control.observe(lambda _change: self._draw_frames(), names="value")
+        for control in (self.who, self.direction):  # what the buttons can do depends on them
+            control.observe(lambda _change: self.refresh(), names="value")
 
         self.signing_box = w.VBox(
             [
@@ -171,6 +184,8 @@ class ChannelPanel:
                 for r in ROLES
             ]
         )
+        cards = w.HBox([self.cards["initiator"], self.cards["responder"]])
+        cards.add_class("chan-nb-cards")
         self.widget = w.VBox(
             [
                 self.title,
@@ -179,11 +194,12 @@ class ChannelPanel:
                 w.HBox([self.amount, self.direction, self.transfer_button]),
                 w.HBox([self.message_text, self.message_button]),
                 w.HBox([self.who, self.disconnect_button, self.reconnect_button]),
-                w.HBox([self.cards["initiator"], self.cards["responder"]]),
+                cards,
                 self.signing_box,
                 self.notices,
                 w.HBox([self.frame_filter, self.frame_search, self.frame_count]),
                 self.frames,
+                style_widget(),
             ]
         )  # fmt: skip
         self.widget.add_class("chan-nb-panel")
@@ -329,8 +345,12 @@ class ChannelPanel:
             "flex" if self.signing.value == "manual" or any(s.pending for s in snaps.values())
             else "none"
         )  # fmt: skip
+        payer = DIRECTIONS[str(self.direction.value)][0]
+        blocked = view.unavailable(snaps, str(self.who.value), payer)
         for name, button in self.actions.items():
-            button.disabled = self.runner.is_running(name)
+            reason = "running" if self.runner.is_running(name) else blocked.get(name)
+            button.disabled = reason is not None
+            button.tooltip = reason or ""
         self.notices.value = view.notices_html(self.runner.notices, list(self.runner.running))
         self._draw_frames()
 

@@ -3,6 +3,8 @@
 :func:`snapshot` reads a session's live attributes into a :class:`RoleSnapshot`; the
 ``*_html`` functions draw snapshots, notices and the last frames. Keeping this apart
 from the ipywidgets wiring lets tests check what a person would read.
+
+Internal: the channel panel's helper; not public API (may change without notice).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any, Final
 
+from chan_nb.client import events as ev
+from chan_nb.client.display import life
+from chan_nb.display import ACCENT, BAD, BORDER, GOOD, MUTED, WARN
 from chan_nb.errors import ChanNbError
 from chan_nb.recording.frame import Direction, Frame, Kind
 from chan_nb.widgets import html
@@ -31,6 +36,7 @@ class PendingRow:
     round: int | None
     updates: str  # the proposed updates, one line
     problems: tuple[str, ...]  # what the client's checks found (empty: safe to sign)
+    change: str = ""  # what signing does: "you pay 1,000 to ak_…: your balance 40,000 → …"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +72,14 @@ def snapshot(session: Session) -> RoleSnapshot:
                 round=tx.get("round") if isinstance(tx.get("round"), int) else None,
                 updates="; ".join(_update_text(u) for u in described.get("updates", [])),
                 problems=tuple(item.problems),
+                change=item.change.describe() if item.change is not None else "",
             )
         )
     balances = session.balances
     return RoleSnapshot(
         role=session.role,
         address=session.address,
-        status=str(session.status.value),
+        status=life(session),
         connected=session.connected,
         round=session.round,
         balances=dict(balances) if balances.known else None,
@@ -99,17 +106,82 @@ def _update_text(update: Any) -> str:
 
 
 STATUS_COLORS: Final = {
-    "open": "#2a8a2a",
-    "disconnected": "#777",
-    "died": "#c62828",
-    "closed": "#555",
-    "closing": "#c77700",
+    "open": GOOD,
+    "disconnected": MUTED,
+    "died": BAD,
+    "closed": MUTED,
+    "closing": WARN,
 }
+
+#: Statuses of a participant whose channel can take an update, a message or a close.
+_LIVE: Final = frozenset({"open"})
+#: Statuses after which the channel is over for good (a confirmed close).
+_OVER: Final = frozenset({"closed"})
+
+
+def unavailable(snaps: dict[str, RoleSnapshot], who: str, payer: str) -> dict[str, str | None]:
+    """Why each panel action cannot be done now (None: it can), from both participants'
+    state: the rules of the channel's life in one table. ``who`` is the participant the
+    disconnect / reconnect / leave / shutdown buttons act for, ``payer`` the sender of
+    transfers and messages."""
+    if any(s.status in _OVER for s in snaps.values()):
+        over = "the channel is closed: start a new panel for a new channel"
+        return dict.fromkeys(ACTIONS, over)
+    started = any(s.channel_id is not None for s in snaps.values())
+    actor, sender = snaps[who], snaps[payer]
+    no_channel = "no channel yet: press open"
+    both_gone = all(not s.connected for s in snaps.values())
+    rules: dict[str, str | None] = {
+        "open": "the channel is open already" if started else None,
+        "transfer": _needs_open(sender, started, no_channel),
+        "message": _needs_open(sender, started, no_channel),
+        "shutdown": _needs_open(actor, started, no_channel),
+        "leave": _needs_open(actor, started, no_channel),
+        "disconnect": None if actor.connected else f"{who} has no socket",
+        "reconnect": (
+            no_channel
+            if not started
+            else f"{who} is connected"
+            if actor.connected
+            else "both left: use reestablish"
+            if both_gone and all(s.status == "died" for s in snaps.values())
+            else None
+        ),
+        "reestablish": (
+            no_channel
+            if not started
+            else None
+            if both_gone
+            else "a participant is still connected (reestablish follows a leave)"
+        ),
+    }
+    return rules
+
+
+def _needs_open(snap: RoleSnapshot, started: bool, no_channel: str) -> str | None:
+    if not started:
+        return no_channel
+    if snap.status not in _LIVE:
+        return f"the {snap.role} is {snap.status}"
+    return None
+
+
+#: The panel's actions, in the order of its buttons.
+ACTIONS: Final = (
+    "open",
+    "leave",
+    "reestablish",
+    "shutdown",
+    "transfer",
+    "message",
+    "disconnect",
+    "reconnect",
+)
 
 
 def role_card(snap: RoleSnapshot, names: dict[str, str]) -> str:
     """A participant's card: status, round, both balances, channel and fsm ids."""
-    color = STATUS_COLORS.get(snap.status, "#1f6fb4")
+    color = STATUS_COLORS.get(snap.status, ACCENT)
     socket = "socket open" if snap.connected else "no socket"
     rows = [
         ("status", f"<b style='color:{color}' class='chan-nb-status'>{escape(snap.status)}</b>"
@@ -131,16 +203,25 @@ def role_card(snap: RoleSnapshot, names: dict[str, str]) -> str:
     rows.append(("channel_id", f"<code>{escape(snap.channel_id or '—')}</code>"))
     rows.append(("fsm_id", f"<code>{escape(snap.fsm_id or '—')}</code>"))
     body = "".join(
-        f"<tr><td style='color:#555;padding:1px 8px 1px 0;white-space:nowrap'>{escape(k)}</td>"
+        f"<tr><td style='color:{MUTED};padding:1px 8px 1px 0;white-space:nowrap'>{escape(k)}</td>"
         f"<td style='padding:1px 0;word-break:break-all'>{v}</td></tr>"
         for k, v in rows
     )
     return (
         f"<div class='chan-nb-role chan-nb-role-{escape(snap.role)}' style='border:1px solid "
-        f"#ccd;border-radius:6px;padding:6px 10px;font-size:12px'><div style='font-weight:bold;"
-        f"font-size:13px'>{escape(snap.role)} <span style='font-weight:normal;color:#777'>"
+        f"{BORDER};border-radius:6px;padding:6px 10px;font-size:12px'><div style='font-weight:bold;"
+        f"font-size:13px'>{escape(snap.role)} <span style='font-weight:normal;color:{MUTED}'>"
         f"{escape(html.short_id(snap.address))}</span></div><table>{body}</table></div>"
     )
+
+
+def refusal(event: object) -> str | None:
+    """One line for a refusal by the client (a signing request, or a state), else None."""
+    if isinstance(event, ev.Refused):
+        return f"refused to sign {event.tag}: " + "; ".join(event.problems)
+    if isinstance(event, ev.Untrusted):
+        return f"refused the {event.what} state: {event.reason}"
+    return None
 
 
 def pending_html(snap: RoleSnapshot) -> str:
@@ -156,8 +237,12 @@ def pending_html(snap: RoleSnapshot) -> str:
         )
         round_ = f" round {row.round}" if row.round is not None else ""
         updates = f" — {escape(row.updates)}" if row.updates else ""
+        change = (
+            f"<br><span class='chan-nb-change'>{escape(row.change)}</span>" if row.change else ""
+        )
         items.append(
-            f"<li><b>{escape(row.tag)}</b>: {escape(row.tx_type)}{round_}{updates} · {verdict}</li>"
+            f"<li><b>{escape(row.tag)}</b>: {escape(row.tx_type)}{round_}{updates} · {verdict}"
+            f"{change}</li>"
         )
     return (
         f"<div class='chan-nb-pending'><b>{escape(snap.role)}</b> is asked to sign:"
@@ -166,17 +251,17 @@ def pending_html(snap: RoleSnapshot) -> str:
 
 
 NOTICE_STYLE: Final = {
-    "ok": ("✓", "#2a8a2a"),
-    "conflict": ("⚠", "#c77700"),
-    "error": ("✗", "#c62828"),
-    "info": ("·", "#555"),
+    "ok": ("✓", GOOD),
+    "conflict": ("⚠", WARN),
+    "error": ("✗", BAD),
+    "info": ("·", MUTED),
 }
 
 
 def notices_html(notices: Sequence[Notice], running: Sequence[str]) -> str:
     """What the panel's actions did, newest first, and what is still running."""
     lines = [
-        f"<div class='chan-nb-running' style='color:#1f6fb4'>running: {escape(name)} …</div>"
+        f"<div class='chan-nb-running' style='color:{ACCENT}'>running: {escape(name)} …</div>"
         for name in running
     ]
     for notice in reversed(notices):
@@ -184,11 +269,11 @@ def notices_html(notices: Sequence[Notice], running: Sequence[str]) -> str:
         when = datetime.fromtimestamp(notice.at).strftime("%H:%M:%S")
         lines.append(
             f"<div class='chan-nb-notice chan-nb-{notice.level}' style='color:{color}'>"
-            f"{mark} <span style='color:#999'>{when}</span> <b>{escape(notice.action)}</b>: "
+            f"{mark} <span style='color:{MUTED}'>{when}</span> <b>{escape(notice.action)}</b>: "
             f"{escape(notice.text)}</div>"
         )
     if not lines:
-        return "<i style='color:#777'>Nothing done yet: press open.</i>"
+        return f"<i style='color:{MUTED}'>Nothing done yet: press open.</i>"
     return "<div style='font-size:12px'>" + "".join(lines) + "</div>"
 
 
@@ -231,7 +316,7 @@ def select_frames(
 def frames_html(frames: Sequence[Frame], total: int) -> str:
     """The chosen records as a table (newest at the bottom, like a log)."""
     if not frames:
-        return f"<i style='color:#777'>no matching records (of {total})</i>"
+        return f"<i style='color:{MUTED}'>no matching records (of {total})</i>"
     rows = []
     for frame in frames:
         what = frame.method or ""
@@ -264,4 +349,6 @@ def frames_html(frames: Sequence[Frame], total: int) -> str:
         marked=marked,
         css_class="chan-nb-frames",
     )
-    return f"<div style='color:#777;font-size:11px'>{len(frames)} of {total} records</div>{table}"
+    return (
+        f"<div style='color:{MUTED};font-size:11px'>{len(frames)} of {total} records</div>{table}"
+    )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from chan_nb.errors import ChanNbError
-from chan_nb.recording.balances import BalancePoint, balance_points
+from chan_nb.recording.balances import BalancePoint, account_roles, balance_points
 from chan_nb.recording.diagram import Step, build_steps, lanes_for
 from chan_nb.recording.frame import Direction, Frame, Kind
 from chan_nb.recording.operations import Operation, operations
@@ -98,6 +98,7 @@ class Replay:
         self._rounds: list[int | None] = []  # latest co-signed round up to each position
         self._lanes: tuple[str, ...] = ()
         self.rules: dict[str, StopRule] = {}
+        self.names: dict[str, str] = {}
         self.stop_at = stop_at
         self.sync()
 
@@ -110,6 +111,7 @@ class Replay:
         self._known = len(self._frames)
         self._steps = build_steps(self._frames, collapse=False, notes=True, max_steps=None)
         self._points = balance_points(self._frames)
+        self.names = account_roles(self._frames)  # ak_ -> role, for tables
         self._op_of = {seq: op for op in operations(self._frames) for seq in op.seqs}
         self._rounds = _running_rounds(self._frames)
         roles = list(dict.fromkeys(frame.role for frame in self._frames))

@@ -17,10 +17,12 @@ from typing import Any
 
 import ipywidgets as w
 
+from chan_nb.display import MUTED
 from chan_nb.recording.frame import Frame
 from chan_nb.widgets import html
 from chan_nb.widgets.ladder_svg import ladder_svg
 from chan_nb.widgets.replay import Replay, StepView
+from chan_nb.widgets.theme import style_widget
 
 
 class ReplayStepper:
@@ -41,7 +43,7 @@ class ReplayStepper:
         self.forward_button = w.Button(description="forward ▶", tooltip="next stop")
         self.last_button = w.Button(description="last ▶▶", tooltip="last record")
         for button in self._buttons:
-            button.layout = w.Layout(width="92px")
+            button.layout = w.Layout(width="auto")  # the label decides (see widgets.theme)
         self.stop_at = w.Dropdown(
             options=list(self.replay.rules),
             value=stop_at,
@@ -61,16 +63,19 @@ class ReplayStepper:
         self.frame_json = w.HTML()
         self.tx_json = w.HTML()
         self.balances = w.HTML()
+        stage = w.HBox(
+            [self.ladder, w.VBox([self.frame_json, self.tx_json], layout=_side())],
+            layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
+        )
+        stage.add_class("chan-nb-stage")
         self.widget = w.VBox(
             [
                 w.HBox([*self._buttons, self.stop_at]),
                 self.slider,
                 self.header,
                 self.balances,
-                w.HBox(
-                    [self.ladder, w.VBox([self.frame_json, self.tx_json], layout=_side())],
-                    layout=w.Layout(flex_flow="row wrap", align_items="flex-start"),
-                ),
+                stage,
+                style_widget(),
             ]
         )
         self.widget.add_class("chan-nb-replay")
@@ -137,10 +142,10 @@ class ReplayStepper:
         elif view.tx_error is not None:
             self.tx_json.value = html.pre(view.tx_error, title="transaction does not decode")
         else:
-            self.tx_json.value = "<i style='color:#777'>no transaction in this record</i>"
+            self.tx_json.value = f"<i style='color:{MUTED}'>no transaction in this record</i>"
         self.balances.value = (
             f"<div style='font-weight:bold;margin-top:4px'>balances at record "
-            f"#{view.frame.seq}</div>{html.balances_table(view.balances)}"
+            f"#{view.frame.seq}</div>{html.balances_table(view.balances, self.replay.names)}"
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

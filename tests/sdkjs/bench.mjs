@@ -1,5 +1,5 @@
 // Time off-chain transfers made by the official JS SDK against a chan-nb node
-// (`chan-nb bench`, group sdkjs; see chan_nb/node/bench.py).
+// (`chan-nb bench`, group sdkjs; see benchmarks/node.py).
 //
 // usage: node bench.mjs WS_URL NETWORK_ID SDK_DIR TRANSFERS
 //

@@ -1,7 +1,7 @@
 """Load on the embedded node: many channels at once, many transfers each, nothing lost.
 
 :func:`run_load` opens ``channels`` channels on one node over loopback WebSockets
-(two minimal signing clients each, :class:`~chan_nb.node.bench.SigningPeer`, on the
+(two minimal signing clients each, :class:`~benchmarks.peers.SigningPeer`, on the
 node's event loop), makes ``transfers`` transfers in every channel — all channels at
 once, alternating payer, amounts 1, 2, 3 … — and then checks what must hold:
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chan_nb.node.bench import SigningPeer, open_pair
+from benchmarks.peers import SigningPeer, open_signing_pair
 
 #: what the bench runs: the issue's full count
 FULL_CHANNELS = 1000
@@ -138,7 +138,7 @@ async def run_load(
     for first in range(0, channels, OPEN_BATCH):
         batch = range(first, min(first + OPEN_BATCH, channels))
         pairs += await asyncio.gather(
-            *(open_pair(url, network_id, 20_000 + n, track_rounds=True) for n in batch)
+            *(open_signing_pair(url, network_id, 20_000 + n, track_rounds=True) for n in batch)
         )
         say(f"{len(pairs)} channels open")
     open_s = time.perf_counter() - started
@@ -147,13 +147,18 @@ async def run_load(
     half = max(1, transfers // 2)
     reached = {"n": 0}
     rss_half = rss_open
+    total, done = channels * transfers, 0
+    tenth = max(1, total // 10)  # a progress line every tenth of the transfers
 
     async def drive(pair: tuple[SigningPeer, SigningPeer]) -> None:
-        nonlocal rss_half
+        nonlocal rss_half, done
         initiator, responder = pair
         for n in range(transfers):
             payer, payee = (initiator, responder) if n % 2 == 0 else (responder, initiator)
             await payer.transfer(payee.key.address, amount_of(n), timeout)
+            done += 1
+            if done % tenth == 0:
+                say(f"{done:,} of {total:,} transfers")
             if n + 1 == half:
                 reached["n"] += 1
                 if reached["n"] == len(pairs):  # the last channel is halfway
@@ -226,17 +231,3 @@ async def measure(
 
     async with EmbeddedNode(port=0, minimum_depth=0) as node:
         return await run_load(node.url, node.network_id, channels, transfers, progress=progress)
-
-
-def benchmarks() -> dict[str, Callable[[], dict[str, Any]]]:
-    """Group ``load`` for ``chan-nb bench`` (the full 1,000 × 100)."""
-
-    def load() -> dict[str, Any]:
-        report = asyncio.run(
-            measure(progress=lambda m: print(f"bench: load: {m}", file=sys.stderr))
-        )
-        for problem in report.problems[:20]:
-            print(f"bench: load problem: {problem}", file=sys.stderr)
-        return report.figures()
-
-    return {"load": load}

@@ -1,8 +1,8 @@
-"""Import throughput of recorded sessions (``chan-nb bench``, group ``import``).
+"""Recorded sessions: import throughput and audit time (``chan-nb bench``, ``import``, ``audit``).
 
-Measures reading every file into records *with tx decoding on* (every codec cache is
-cleared before each run, so each distinct tx is decoded once, as in a cold import) and
-building each session's DataFrame once. The best of ``repeat`` runs is reported, as
+The import group measures reading every file into records *with tx decoding on* (every
+codec cache is cleared before each run, so each distinct tx is decoded once, as in a
+cold import) and building each session's DataFrame once. The best of ``repeat`` runs is reported, as
 ``timeit`` does, to keep other load on the machine out of the figure. Measurements
 only: no target is asserted here.
 """
@@ -14,13 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from chan_nb.audit import audit_frames
 from chan_nb.codec import clear_caches
+from chan_nb.recording import contractinfo
 from chan_nb.recording.formats import load
 from chan_nb.recording.txinfo import describe_tx
 
 
 def _run(paths: Sequence[Path], build_df: bool) -> tuple[float, int]:
     describe_tx.cache_clear()
+    contractinfo.clear_caches()
     clear_caches()
     records = 0
     start = time.perf_counter()
@@ -50,4 +53,26 @@ def import_throughput(paths: Sequence[Path], *, repeat: int = 5) -> dict[str, An
         "import_mb": round(total / 1e6, 2),
         "import_records": records,
         "import_s": round(with_df, 3),
+    }
+
+
+def recording_files(root: Path) -> list[Path]:
+    """The recordings under ``root`` the import and audit groups read (json-rpc logs, rendered)."""
+    return sorted(root.glob("json-rpc/**/*.md")) + sorted(root.glob("rendered/*.txt"))
+
+
+def audit_seconds(paths: Sequence[Path]) -> dict[str, Any]:
+    """Wall time to read and audit every given recording (what ``chan-nb audit`` does)."""
+    start = time.perf_counter()
+    bad = 0
+    for path in paths:
+        report = audit_frames(load(path).frames, source=str(path))
+        bad += not report.ok
+    elapsed = time.perf_counter() - start
+    size = sum(p.stat().st_size for p in paths)
+    return {
+        "audit_files": len(paths),
+        "audit_mb": round(size / 1e6, 2),
+        "audit_s": round(elapsed, 3),
+        "audit_bad_files": bad,
     }
