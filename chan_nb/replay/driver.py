@@ -446,6 +446,8 @@ class Replayer:
         await self._catch_up()
         if self.unsimulated is not None:
             return False
+        if self.node is not None and frame.direction is Direction.SENT:
+            self._cheat_before(frame)
         reason = self._not_simulated(frame)
         if reason is not None:
             self.stopped_because = f"stopped before #{frame.seq}: {reason}"
@@ -838,7 +840,23 @@ class Replayer:
         slash next, with the test's fee (30 000 gas) and ttl (height + 10).
         """
         awaited = [f for f in missing if f.info == "can_slash"]
-        if not awaited or self.node is None or any(f.seq in self._cheats for f in awaited):
+        if awaited:
+            self._cheat(awaited)
+
+    def _cheat_before(self, frame: Frame) -> None:
+        """A client's close_solo answered by ``can_slash`` for its own role: a stale close
+        was posted just before it (it landed first), as chan_nb's dispute scenario does."""
+        if frame.method != methods.CLOSE_SOLO:
+            return
+        for later in self.plan.frames:
+            ours = later.seq > frame.seq and later.role == frame.role
+            if ours and later.method == methods.ON_CHAIN_TX:
+                if later.info == "can_slash":
+                    self._cheat([later])
+                return
+
+    def _cheat(self, awaited: Sequence[Frame]) -> None:
+        if self.node is None or any(f.seq in self._cheats for f in awaited):
             return
         chain = self.node.core.chain
         channel = self._replay_channel()
