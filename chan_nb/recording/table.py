@@ -56,6 +56,7 @@ VIEW_COLUMNS: Final = (
     "round",
     "amount",
     "tx_type",
+    "contract",
     "error_code",
     "error_message",
     "rpc_id",
