@@ -364,8 +364,7 @@ async def conflict(stage: Stage) -> None:
 
 async def dispute(stage: Stage) -> None:
     """The peer vanishes; solo close; the peer's stale close lands first; slash; settle."""
-    from chan_nb.node import EmbeddedNode
-    from chan_nb.node.outofband import stale_close_solo
+    from chan_nb.node import EmbeddedNode, stale_close_solo
 
     node = stage.target
     if not isinstance(node, EmbeddedNode):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from chan_nb.recording import Direction, Frame, load
-from chan_nb.replay.causal import RULES, violations
+from chan_nb.replay.causal import CAUSAL_RULES, violations
 from chan_nb.replay.compare import compare
 from chan_nb.replay.driver import replay
 from chan_nb.scenarios import SCENARIOS, SEED_FILE, run_scenario
@@ -48,7 +48,7 @@ def test_an_effect_before_its_cause_is_a_violation() -> None:
 def test_the_seed_obeys_every_rule_and_exercises_most() -> None:
     frames = load(SEED_FILE).frames
     assert violations(frames) == []
-    used = [rule.name for rule in RULES if any(rule.effect(f) for f in frames)]
+    used = [rule.name for rule in CAUSAL_RULES if any(rule.effect(f) for f in frames)]
     assert len(used) >= 5
 
 

@@ -53,7 +53,7 @@ def _reply(request: str) -> Match:
 
 
 @dataclass(frozen=True)
-class Rule:
+class CausalRule:
     """The k-th ``effect`` a role receives needs k ``cause`` records of the other role before it."""
 
     name: str
@@ -62,53 +62,55 @@ class Rule:
 
 
 #: Effects at one role and their causes at the other (websocket-api.md §6 flows).
-RULES: Final[tuple[Rule, ...]] = (
-    Rule(
+CAUSAL_RULES: Final[tuple[CausalRule, ...]] = (
+    CausalRule(
         "channel_accept after the responder's socket opened",
         _received(methods.INFO, "channel_accept"),
         _opened,
     ),
-    Rule(
+    CausalRule(
         "channel_open after the initiator's socket opened",
         _received(methods.INFO, "channel_open"),
         _opened,
     ),
-    Rule(
+    CausalRule(
         "funding_created after initiator_sign",
         _received(methods.INFO, "funding_created"),
         _reply("initiator_sign"),
     ),
-    Rule(
+    CausalRule(
         "sign.responder_sign after initiator_sign",
         _sign_request("responder_sign"),
         _reply("initiator_sign"),
     ),
-    Rule(
+    CausalRule(
         "funding_signed after responder_sign",
         _received(methods.INFO, "funding_signed"),
         _reply("responder_sign"),
     ),
-    Rule(
+    CausalRule(
         "sign.update_ack after the peer signed its update",
         _sign_request("update_ack"),
         _reply("update"),
     ),
-    Rule(
+    CausalRule(
         "sign.deposit_ack after the peer signed its deposit",
         _sign_request("deposit_ack"),
         _reply("deposit_tx"),
     ),
-    Rule(
+    CausalRule(
         "sign.withdraw_ack after the peer signed its withdrawal",
         _sign_request("withdraw_ack"),
         _reply("withdraw_tx"),
     ),
-    Rule(
+    CausalRule(
         "sign.shutdown_sign_ack after the peer signed its shutdown",
         _sign_request("shutdown_sign_ack"),
         _reply("shutdown_sign"),
     ),
-    Rule("a message after the peer sent it", _received(methods.MESSAGE), _sent(methods.MESSAGE)),
+    CausalRule(
+        "a message after the peer sent it", _received(methods.MESSAGE), _sent(methods.MESSAGE)
+    ),
 )
 
 
@@ -127,7 +129,9 @@ class Violation:
         )
 
 
-def violations(frames: Sequence[Frame], rules: Sequence[Rule] = RULES) -> list[Violation]:
+def violations(
+    frames: Sequence[Frame], rules: Sequence[CausalRule] = CAUSAL_RULES
+) -> list[Violation]:
     """Every effect in ``frames`` (merged order) that comes before its cause."""
     roles = ("initiator", "responder")
     found: list[Violation] = []

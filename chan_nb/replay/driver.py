@@ -35,15 +35,14 @@ from chan_nb.codec.hashing import channel_pubkey
 from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
 from chan_nb.errors import ChanNbError, DecodeError
-from chan_nb.node.outofband import stale_close_solo
+from chan_nb.node import stale_close_solo
 from chan_nb.node.rpc import NOT_SIMULATED
 from chan_nb.protocol import codes, methods
 from chan_nb.protocol.frames import strings_in
 from chan_nb.recording import Direction, Frame, Kind, load
 
 if TYPE_CHECKING:
-    from chan_nb.node import EmbeddedNode
-    from chan_nb.node.config import Era
+    from chan_nb.node import EmbeddedNode, Era
 
 #: Recorded frames that only a new block can cause.
 CHAIN_INFOS: Final = frozenset(

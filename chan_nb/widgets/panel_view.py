@@ -25,7 +25,7 @@ from chan_nb.widgets.actions import Notice
 
 if TYPE_CHECKING:
     from chan_nb.client.session import Session
-    from chan_nb.node.chain import ChannelObject
+    from chan_nb.node import ChannelObject
 
 
 @dataclass(frozen=True, slots=True)
