@@ -11,7 +11,9 @@ over when blocks are made). They re-enact sessions of the node's own test suite:
 * ``basic_client_reconnect_i`` — its mirror image (the initiator disconnects);
 * ``open_transfer_close`` — open, bad and good transfers both ways, mutual close;
 * ``leave_reestablish`` — leave, reestablish (responder first), transfers, close;
-* ``conflict`` — both sides propose an update at once, twice.
+* ``conflict`` — both sides propose an update at once, twice;
+* ``dispute`` — the responder vanishes and posts a stale close out of band; the
+  initiator closes solo, slashes and settles (embedded node only).
 
 :func:`run_scenario` runs one and returns its recording; ``chan-nb demo`` prints it.
 """
@@ -360,6 +362,43 @@ async def conflict(stage: Stage) -> None:
     await mutual_close(stage, r, i)
 
 
+async def dispute(stage: Stage) -> None:
+    """The peer vanishes; solo close; the peer's stale close lands first; slash; settle."""
+    from chan_nb.node import EmbeddedNode, stale_close_solo
+
+    node = stage.target
+    if not isinstance(node, EmbeddedNode):
+        raise ScenarioError("the dispute scenario posts a tx out of band: embedded node only")
+    i, r = stage.pair()
+    await open_as_recorded(stage, i, r)
+    stale_poi = await r.poi()  # all a cheater needs: a proof of the state on chain
+    for _ in range(2):
+        state = await r.transfer(i.address, 1_000)
+        await wait_round(i, state.round)
+    stage.step(f"two transfers to the initiator: round {i.round}; the responder vanishes")
+    await r.disconnect()
+    channel = encoding.decode(str(i.channel_id), "ch")
+    with stage.blocks_held():
+        cheat = stale_close_solo(
+            node.core.chain, channel, r.signer.keypair, encoding.decode(stale_poi, "pi")
+        )
+        node.post_tx(cheat)
+        stage.step(
+            "the responder posts a close_solo on round 1 out of band; the initiator closes solo"
+        )
+        mark = i.mark()
+        closing = asyncio.ensure_future(i.close_solo())
+        await i.wait_for("sign.close_solo_sign", since=mark)
+    report = await closing
+    stage.step(f"  -> {report.info}: round 1 is on chain, the initiator holds round {i.round}")
+    report = await i.slash()
+    stage.step(f"the initiator slashes with round {i.round}: {report.info} ({report.tx_type})")
+    report = await i.settle()
+    stage.step(f"after the lock period the initiator settles: {report.info}")
+    await i.wait_closed()
+    stage.step("the settle is confirmed; the initiator's FSM ends")
+
+
 SCENARIOS: Final[dict[str, Scenario]] = {
     s.name: s
     for s in (
@@ -389,6 +428,11 @@ SCENARIOS: Final[dict[str, Scenario]] = {
             "conflict",
             "both sides propose an update at once, twice: conflicts, then a transfer",
             conflict,
+        ),
+        Scenario(
+            "dispute",
+            "the peer vanishes and cheats with an old state: close solo, slash, settle",
+            dispute,
         ),
     )
 }

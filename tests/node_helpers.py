@@ -163,6 +163,10 @@ class Harness:
     def mine(self, blocks: int = 1) -> None:
         self._run(self.core.mine(self.now, blocks))
 
+    def post(self, signed: txs.SignedTx) -> None:
+        """Post a tx to the mempool out of band (as through the node's HTTP API)."""
+        self._run(self.core.post(signed, self.now))
+
     def sleep(self, seconds: float) -> None:
         """Advance virtual time, firing everything due on the way."""
         end = self.now + seconds

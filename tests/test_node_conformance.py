@@ -16,16 +16,23 @@ import pytest
 from node_helpers import ConformanceError, RecordingDriver, Step, parse_recording, recording
 
 from chan_nb.node import EmbeddedNode
+from chan_nb.node.config import Era
+from chan_nb.recording import load
+from chan_nb.replay.driver import recorded_era
 
 pytestmark = pytest.mark.shared
 
 
-def _node() -> EmbeddedNode:
-    return EmbeddedNode(create_tx_version=1, block_interval=None, serve_sockets=False)
+def _node(era: Era = "recorded") -> EmbeddedNode:
+    """The node build the recordings show (the 2021 assume_min_depth one is a current node)."""
+    version = 2 if era == "current" else 1
+    return EmbeddedNode(
+        create_tx_version=version, era=era, block_interval=None, serve_sockets=False
+    )
 
 
 async def _play(recordings_dir: Path, *cases: tuple[str, ...]) -> RecordingDriver:
-    node = _node()
+    node = _node(recorded_era(load(recordings_dir.joinpath("json-rpc", *cases[-1])).frames))
     await node.start()
     try:
         driver = RecordingDriver(node)

@@ -236,7 +236,7 @@ def test_unsupported_features_get_the_nodes_errors(h: Harness) -> None:
     ch = open_channel(h)
     h.take(ch.i)
     contract = encoding.encode("ct", bytes(32))
-    h.request(ch.i, methods.CLOSE_SOLO, {})
+    h.request(ch.i, methods.FORCE_PROGRESS, {})
     h.request(
         ch.i,
         methods.NEW_CONTRACT,

@@ -72,6 +72,15 @@ EXPECTED: dict[str, list[str]] = {
         r"statuses: died died",
     ],
     "05_real_node.ipynb": [r"no node answers: the rest of this notebook is skipped"],
+    "06_disputes.ipynb": [
+        r"open at round 1 \| height \d+: active, round 1",
+        r"round 3 \{'me \(initiator\)': 70000000001999, 'peer \(responder\)': 39999999998001\}",
+        r"can_slash — channel_offchain_tx\nheight \d+: solo-closing until height \d+, round 1",
+        r"solo_closing — channel_slash_tx\nheight \d+: solo-closing until height \d+, round 3",
+        r"channel_closed — channel_settle_tx\nheight \d+: closed, round 3",
+        r"\('close_solo', 'initiator', <Outcome.OK: 'ok'>\), \('slash', 'initiator'",
+        r"<Ladder initiator \| node",
+    ],
 }
 #: Notebook 5's outputs when a node does answer (the embedded node, served on 127.0.0.1).
 EXPECTED_WITH_NODE = [

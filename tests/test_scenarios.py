@@ -44,7 +44,8 @@ async def test_every_scenario_runs_on_the_embedded_node(name: str) -> None:
     for role in ("initiator", "responder"):
         steps = roles[role]
         assert steps[0].direction == "open" and steps[-1].direction == "close"
-        assert steps[-2].event == "died"
+        if (name, role) != ("dispute", "responder"):  # there the responder vanishes
+            assert steps[-2].event == "died"
     assert not any(
         f.error_code is not None and f.method is None and f.error_code < 0 for f in frames
     )

@@ -329,3 +329,28 @@ async def test_a_refusal_by_the_default_policy_shows_in_the_panel(panel: Channel
     ]
     assert refused[0].level == "error"
     assert initiator.balances[initiator.address] == before and initiator.round == 1
+
+
+async def test_the_dispute_section_closes_solo_and_settles(panel: ChannelPanel) -> None:
+    await opened(panel)
+    assert "on chain: <b>active</b> · round 1" in panel.chain_line.value
+    assert panel.slash_button.disabled and "solo-closing" in panel.slash_button.tooltip
+    panel.who.value = "initiator"
+    panel.snapshot_button.click()
+    await panel.idle()
+    assert last_notice(panel).startswith("error snapshot")  # round 1 is the create tx: 2/1012
+    panel.close_solo_button.click()
+    await panel.idle()
+    assert last_notice(panel) == (
+        "ok close_solo: close solo by initiator: on chain solo_closing (channel_close_solo_tx)"
+    )
+    assert "<b>solo-closing</b>, locked until height" in panel.chain_line.value
+    assert not panel.settle_button.disabled and panel.close_solo_button.disabled
+    panel.settle_button.click()
+    for _ in range(6):  # the lock period (10 blocks) passes by hand too
+        panel.mine(5)
+        await asyncio.sleep(0.05)
+    await panel.idle()
+    notices = [f"{n.level} {n.action}: {n.text}" for n in panel.runner.notices]
+    assert "ok settle: settle by initiator: on chain channel_closed (channel_settle_tx)" in notices
+    assert "on chain: <b>closed</b>" in panel.chain_line.value

@@ -41,7 +41,15 @@ def test_a_fresh_pair_can_only_open() -> None:
 
 def test_an_open_channel() -> None:
     both = {r: snap(r, "open", True) for r in ("initiator", "responder")}
-    assert allowed(both) == {"transfer", "message", "shutdown", "leave", "disconnect"}
+    assert allowed(both) == {
+        "transfer",
+        "message",
+        "shutdown",
+        "leave",
+        "disconnect",
+        "close_solo",
+        "snapshot",
+    }
     away = {**both, "responder": snap("responder", "disconnected", False)}
     assert allowed(away) == {"transfer", "message", "reconnect"}  # a conflict is a lesson
     assert allowed(away, payer="responder") == {"reconnect"}
@@ -51,6 +59,8 @@ def test_an_open_channel() -> None:
         "shutdown",
         "leave",
         "disconnect",
+        "close_solo",
+        "snapshot",
     }
 
 

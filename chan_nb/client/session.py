@@ -37,6 +37,7 @@ from chan_nb.client.transport import (
     Connection,
     Disconnected,
     FrameTooLarge,
+    MemoryTransport,
     Transport,
     WebSocketTransport,
 )
@@ -467,16 +468,34 @@ class Session:
         if self._conn is not None:
             raise ClientError(f"{self.role} is already connected; disconnect first")
         limit = self._limit(timeout)
+        # recorded before connecting: the node acts on the socket (the peer may hear of it)
+        # before connect() returns, and a cause must come before its effects in the log
+        conn_no = self.recorder.opened(self.role, url)
+        transport = self.transport
+        if isinstance(transport, MemoryTransport) and transport.record_on_delivery:
+            connecting = transport.connect(url, self._recording(conn_no))  # the node's order
+        else:
+            connecting = self.transport.connect(url)
         try:
-            conn = await asyncio.wait_for(self.transport.connect(url), limit)
+            conn = await asyncio.wait_for(connecting, limit)
         except TimeoutError:
+            self.recorder.closed(self.role, conn_no)
             raise Timeout(f"{self.role}: the socket to open", limit) from None
+        except BaseException:
+            self.recorder.closed(self.role, conn_no)
+            raise
         self._conn = conn
-        self._conn_no = self.recorder.opened(self.role, url)
+        self._conn_no = conn_no
         self._emit(self.core.opened(url))
         self._reader = asyncio.get_running_loop().create_task(
             self._read(conn, self._conn_no), name=f"chan_nb {self.role} reader"
         )
+
+    def _recording(self, conn_no: int) -> Callable[[str], None]:
+        def record(text: str) -> None:
+            self.recorder.received(self.role, text, conn_no)
+
+        return record
 
     async def _connect(self, url: str, what: str, timeout: float | None) -> ev.Info:
         up = self._expect(
@@ -745,6 +764,77 @@ class Session:
             raise ClientError("the close was confirmed but no close transaction was seen")
         return self.closing_tx
 
+    # -- disputes ------------------------------------------------------------------------------
+    async def close_solo(self, *, timeout: float | None = None, **options: int) -> ev.OnChainTx:
+        """Close the channel on chain alone, with this side's latest co-signed state.
+
+        Waits until the close is included: the node then reports ``solo_closing`` — or
+        ``can_slash`` when the state on chain is older than this side's (someone closed
+        with an old state first: :meth:`slash` next). ``options``: ``fee``,
+        ``gas_price``, ``nonce``.
+        """
+        return await self._solo_action(
+            methods.CLOSE_SOLO, "close_solo_sign", options, ("solo_closing", "can_slash"), timeout
+        )
+
+    async def slash(self, *, timeout: float | None = None, **options: int) -> ev.OnChainTx:
+        """Replace an older closing state on chain with this side's latest (while closing);
+        waits for the slash's ``solo_closing`` report. The lock period starts again."""
+        return await self._solo_action(
+            methods.SLASH, "slash_tx", options, ("solo_closing",), timeout, "channel_slash_tx"
+        )
+
+    async def settle(self, *, timeout: float | None = None, **options: int) -> ev.OnChainTx:
+        """Pay out the closing state once the lock period is over; waits for
+        ``channel_closed`` (the node holds the signed settle until the channel unlocks)."""
+        return await self._solo_action(
+            methods.SETTLE, "settle_sign", options, ("channel_closed",), timeout
+        )
+
+    async def snapshot(self, *, timeout: float | None = None, **options: int) -> ev.OnChainTx:
+        """Put the latest co-signed state on chain without closing (``snapshot_solo``);
+        waits for its ``channel_changed`` report. The channel stays open meanwhile."""
+        return await self._solo_action(
+            methods.SNAPSHOT_SOLO,
+            "snapshot_solo_tx",
+            options,
+            ("channel_changed",),
+            timeout,
+            "channel_snapshot_solo_tx",
+        )
+
+    async def _solo_action(
+        self,
+        method: str,
+        tag: str,
+        options: dict[str, int],
+        infos: tuple[str, ...],
+        timeout: float | None,
+        tx_type: str | None = None,
+    ) -> ev.OnChainTx:
+        if tag in self._expected:
+            raise ClientError(f"{self.role}: a {tag} is already under way")
+        self._expected[tag] = pol.Expectation(
+            tag, (), fee=options.get("fee"), nonce=options.get("nonce")
+        )
+        what = f"{method.removeprefix('channels.')} ({self.role})"
+
+        def done(event: ev.Event) -> bool:
+            return (
+                isinstance(event, ev.OnChainTx)
+                and event.info in infos
+                and (tx_type is None or event.tx_type == tx_type)
+            )
+
+        try:
+            event = await self._act(
+                method, dict(options), done, what, timeout, tags=frozenset({tag})
+            )
+        finally:
+            self._expected.pop(tag, None)
+        assert isinstance(event, ev.OnChainTx)
+        return event
+
     async def stop(self, timeout: float | None = None) -> None:
         """``channels.system`` stop: end the FSM abruptly (test teardown), wait for the close.
 
@@ -865,7 +955,8 @@ class Session:
                 if len(text) > self.max_frame:  # characters: a lower bound on its bytes
                     await conn.close()
                     raise FrameTooLarge(len(text), self.max_frame)
-                self.recorder.received(self.role, text, conn_no)
+                if not getattr(conn, "recorded_on_delivery", False):
+                    self.recorder.received(self.role, text, conn_no)
                 try:
                     events = self.core.receive(text)
                 except Exception as exc:  # hostile input must not stop the reader

@@ -9,6 +9,7 @@ them apart (and tests run it over both).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -139,6 +140,9 @@ class WebSocketTransport:
 class MemoryConnectionAdapter:
     """An embedded node's in-memory connection seen as a :class:`Connection`."""
 
+    #: frames are recorded as the node delivers them (see :meth:`MemoryTransport.connect`)
+    recorded_on_delivery = False
+
     def __init__(self, conn: object) -> None:
         from chan_nb.node.memory import MemoryConnection
 
@@ -192,14 +196,24 @@ class MemoryConnectionAdapter:
 class MemoryTransport:
     """Connections to an :class:`~chan_nb.node.EmbeddedNode` without sockets."""
 
-    def __init__(self, node: EmbeddedNode) -> None:
+    def __init__(self, node: EmbeddedNode, *, record_on_delivery: bool = True) -> None:
         self.node = node
+        #: sessions record frames as the node sends them (its delivery order) rather than
+        #: as they read them; a replay turns it off to act as a networked client would
+        #: (before reading what is already on its way)
+        self.record_on_delivery = record_on_delivery
 
-    async def connect(self, url: str) -> Connection:
+    async def connect(
+        self, url: str, on_deliver: Callable[[str], None] | None = None
+    ) -> Connection:
+        """``on_deliver`` hears each frame when the node sends it, before anyone reads it:
+        a recorder fed from there follows the node's own delivery order."""
         parts = urlsplit(url)
         path = parts.path or "/channel"
         target = f"{path}?{parts.query}" if parts.query else path
-        return MemoryConnectionAdapter(self.node.connect_memory(target))
+        adapter = MemoryConnectionAdapter(self.node.connect_memory(target, on_deliver))
+        adapter.recorded_on_delivery = on_deliver is not None
+        return adapter
 
     def __repr__(self) -> str:
         return "MemoryTransport()"

@@ -17,10 +17,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "answers differ from the recording (identifiers, keys and signatures normalised). "
         "A recording that starts mid-channel is replayed after its group's "
         "init_per_group.md (found beside it, or given with --prelude). The last line is "
-        "'replay: N steps matched, N differed'; the exit status is 1 on any difference. "
+        "'replay: N steps matched, N differed' (then 'replay: incomplete (why)' when it "
+        "stopped early); the exit status is 1 on any difference or an early stop. "
         "On the embedded node the replay stops at the first request for a feature it "
-        "does not simulate (contracts, solo close, slash, settle, snapshot, force "
-        "progress) and notes where. "
+        "does not simulate (contracts, generalized accounts, force progress) and says why. "
         "Against a real node the keys of two funded accounts come from "
         "CHAN_NB_INITIATOR_SECRET and CHAN_NB_RESPONDER_SECRET (hex secret seeds).",
     )
@@ -35,15 +35,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--era",
-        choices=("recorded", "current"),
-        default="recorded",
-        help="embedded node flavour: as the node that made the recordings (default), or current",
+        choices=("auto", "current", "recorded", "older"),
+        default="auto",
+        help="embedded node build: the one the recording shows (auto, default), the current "
+        "node, the 2020 build of most recordings, or the 2019 build of the set_fee_* ones",
     )
     parser.add_argument(
         "--step-timeout",
         type=float,
-        default=2.0,
-        help="seconds to wait for what the recording shows before giving up on it",
+        default=None,
+        help="seconds to wait for what the recording shows before giving up on it "
+        "(default: sized from the recording's timeout_* parameters, at least 2)",
     )
     parser.add_argument("--out", type=Path, help="write the replay's own recording here")
     parser.add_argument(
@@ -84,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 prelude=args.prelude,
                 memory=args.memory,
                 step_timeout=args.step_timeout,
-                era=args.era,
+                era=None if args.era == "auto" else args.era,
                 keys=keys,
             )
         )
@@ -96,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     if result.plan.prelude is not None:
         print(f"prelude: {result.plan.prelude} ({result.plan.prelude_records} records)")
     print(f"node: {where}")
+    if not args.url:
+        how = "from the recording" if args.era == "auto" else "as asked"
+        print(f"era: {result.plan.era} ({how})")
     comparison = compare(
         result.recorded,
         result.replayed,
@@ -111,4 +116,6 @@ def run(args: argparse.Namespace) -> int:
         SessionLog(result.replayed, title="replay").save(args.out)
         print(f"replay recording written to {args.out}")
     print(comparison.summary_line())
-    return 0 if comparison.ok else 1
+    if result.stopped is not None:
+        print(f"replay: incomplete ({result.stopped})")
+    return 0 if comparison.ok and result.stopped is None else 1

@@ -12,22 +12,41 @@ tx is ``height - inclusion height``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
-from chan_nb.codec import signing
+from chan_nb.codec import signing, trees
 from chan_nb.codec.txs import (
     ChannelCloseMutualTx,
+    ChannelCloseSoloTx,
     ChannelCreateTx,
     ChannelDepositTx,
+    ChannelOffchainTx,
+    ChannelSettleTx,
+    ChannelSlashTx,
+    ChannelSnapshotSoloTx,
     ChannelWithdrawTx,
     SignedTx,
     SpendTx,
     Tx,
 )
-from chan_nb.errors import ChanNbError
+from chan_nb.errors import ChanNbError, DecodeError
+
+#: How many nonces ahead of an account the mempool accepts a locally pushed tx
+#: (the node's ``mempool.nonce_offset``).
+NONCE_OFFSET: Final = 5
+
+#: Dispute txs (disputes-and-current-node.md §1.3): who watches a channel reacts to them.
+DISPUTE_TXS: Final = (ChannelCloseSoloTx, ChannelSlashTx, ChannelSettleTx, ChannelSnapshotSoloTx)
+SoloTx = ChannelCloseSoloTx | ChannelSlashTx | ChannelSettleTx | ChannelSnapshotSoloTx
 
 
 class TxRejected(ChanNbError):
     """A transaction is not valid on this chain (the message says why)."""
+
+
+class NotYet(TxRejected):
+    """Not valid in this block but maybe in a later one: the tx stays in the mempool
+    (a settle before the lock expired: the node's ``channel_not_closed``)."""
 
 
 @dataclass
@@ -43,12 +62,32 @@ class ChannelObject:
     channel_id: bytes
     initiator: bytes
     responder: bytes
-    amount: int  # coins locked in the channel
+    amount: int  # coins locked in the channel (the node's channel_amount)
     channel_reserve: int
     lock_period: int
     round: int
     state_hash: bytes
     closed: bool = False
+    #: the create amounts, overwritten from the PoI by close_solo and slash; a settle
+    #: must name exactly these (§1.1)
+    initiator_amount: int = 0
+    responder_amount: int = 0
+    solo_round: int = 0
+    locked_until: int = 0  # 0: active; else the height a settle may be included from
+    #: the tx that last changed the object (what a watcher reports)
+    last_tx: SignedTx | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.locked_until == 0
+
+    def solo_closed(self, height: int) -> bool:
+        """Whether a settle may be included at ``height``."""
+        return not self.active and self.locked_until <= height
+
+    def locked(self, top: int) -> bool:
+        """The FSM's (one block more careful) test: still locked at top height ``top``."""
+        return not self.active and self.locked_until >= top
 
 
 @dataclass(frozen=True)
@@ -120,6 +159,9 @@ class Chain:
             tx_hash = signed.hash
             try:
                 self._apply(signed)
+            except NotYet:
+                self.mempool.append(signed)
+                continue
             except TxRejected as exc:
                 self.rejected[tx_hash] = str(exc)
                 continue
@@ -141,6 +183,12 @@ class Chain:
             self._close_mutual(signed, tx)
         elif isinstance(tx, SpendTx):
             self._spend(signed, tx)
+        elif isinstance(tx, ChannelCloseSoloTx | ChannelSlashTx):
+            self._close_solo_or_slash(signed, tx)
+        elif isinstance(tx, ChannelSettleTx):
+            self._settle(signed, tx)
+        elif isinstance(tx, ChannelSnapshotSoloTx):
+            self._snapshot(signed, tx)
         else:
             raise TxRejected(f"{tx.TYPE} is not supported by the embedded chain")
 
@@ -171,6 +219,12 @@ class Chain:
             raise TxRejected("channel does not exist or is closed")
         return channel
 
+    def _active_channel(self, channel_id: bytes) -> ChannelObject:
+        channel = self._open_channel(channel_id)
+        if not channel.active:
+            raise TxRejected("channel is solo-closing (not active)")
+        return channel
+
     def _create(self, signed: SignedTx, tx: ChannelCreateTx) -> None:
         initiator, responder = tx.initiator_id.value, tx.responder_id.value
         self._check_ttl(tx.ttl)
@@ -198,6 +252,9 @@ class Chain:
             tx.lock_period,
             1,
             tx.state_hash,
+            initiator_amount=tx.initiator_amount,
+            responder_amount=tx.responder_amount,
+            last_tx=signed,
         )
 
     def _deposit(self, signed: SignedTx, tx: ChannelDepositTx) -> None:
@@ -209,6 +266,7 @@ class Chain:
         payer.nonce += 1
         channel.amount += tx.amount
         channel.round, channel.state_hash = tx.round, tx.state_hash
+        channel.solo_round, channel.last_tx = 0, signed
 
     def _withdraw(self, signed: SignedTx, tx: ChannelWithdrawTx) -> None:
         channel, payer = self._co_signed_move(signed, tx, tx.to_id.value, "withdrawer")
@@ -221,13 +279,14 @@ class Chain:
         payer.nonce += 1
         channel.amount -= tx.amount
         channel.round, channel.state_hash = tx.round, tx.state_hash
+        channel.solo_round, channel.last_tx = 0, signed
 
     def _co_signed_move(
         self, signed: SignedTx, tx: ChannelDepositTx | ChannelWithdrawTx, who: bytes, what: str
     ) -> tuple[ChannelObject, Account]:
-        """Checks deposit and withdraw share: open channel, ttl, both signatures, a
+        """Checks deposit and withdraw share: active channel, ttl, both signatures, a
         participant moving coins, and that participant's account at the tx nonce."""
-        channel = self._open_channel(tx.channel_id.value)
+        channel = self._active_channel(tx.channel_id.value)
         self._check_ttl(tx.ttl)
         self._check_signers(signed, (channel.initiator, channel.responder))
         if who not in (channel.initiator, channel.responder):
@@ -236,10 +295,149 @@ class Chain:
 
     @staticmethod
     def _check_newer(channel: ChannelObject, round_: int) -> None:
-        if round_ <= channel.round:
-            raise TxRejected(f"round {round_} is not newer than {channel.round}")
+        """The round rule of co-signed payloads (§1.2): above the on-chain round, or
+        above ``solo_round - 1`` while a forced state is on chain."""
+        least = channel.round if channel.solo_round == 0 else channel.solo_round - 1
+        if round_ == least:
+            raise TxRejected(f"same_round: round {round_} is already on chain")
+        if round_ < least:
+            raise TxRejected(f"old_round: round {round_} is older than {least}")
+
+    # -- disputes (disputes-and-current-node.md §1.3) -------------------------------------
+    def _solo_payer(self, signed: SignedTx, tx: SoloTx, channel: ChannelObject) -> Account:
+        """Checks every solo tx shares: ttl, a participant posting, its signature, nonce
+        and enough coins for the fee."""
+        self._check_ttl(tx.ttl)
+        poster = tx.from_id.value
+        if poster not in (channel.initiator, channel.responder):
+            raise TxRejected("account_not_peer: the poster is not a participant")
+        self._check_signers(signed, (poster,))
+        payer = self._payer_account(poster, tx.nonce)
+        if payer.balance < tx.fee:
+            raise TxRejected("insufficient_funds: the poster cannot pay the fee")
+        return payer
+
+    def _payload_state(self, tx: SoloTx, channel: ChannelObject) -> tuple[int, bytes] | None:
+        """Round and state hash of a solo tx's co-signed payload (None: empty payload)."""
+        if isinstance(tx, ChannelSettleTx):
+            return None
+        try:
+            payload = tx.payload_tx()
+        except DecodeError:
+            raise TxRejected("bad_offchain_state_type: the payload does not decode") from None
+        if payload is None:
+            return None
+        inner = payload.tx
+        if not isinstance(inner, ChannelOffchainTx):
+            raise TxRejected("bad_offchain_state_type: the payload is not an offchain tx")
+        if inner.channel_id.value != channel.channel_id:
+            raise TxRejected("bad_state_channel_pubkey: the payload is another channel's")
+        self._check_signers(payload, (channel.initiator, channel.responder))
+        self._check_newer(channel, inner.round)
+        return inner.round, inner.state_hash
+
+    def _poi_amounts(
+        self, poi_bytes: bytes, state_hash: bytes, channel: ChannelObject
+    ) -> tuple[int, int]:
+        try:
+            poi = trees.Poi.decode(poi_bytes)
+            poi.check()
+        except DecodeError:
+            raise TxRejected("bad_poi: the proof does not decode") from None
+        if poi.state_hash() != state_hash:
+            raise TxRejected("invalid_poi_hash: the proof is of another state")
+        initiator, responder = poi.balance_of(channel.initiator), poi.balance_of(channel.responder)
+        if initiator is None or responder is None:
+            raise TxRejected("poi_missing_account: the proof lacks a participant")
+        if initiator + responder > channel.amount:
+            raise TxRejected("poi_amounts_change_channel_funds")
+        return initiator, responder
+
+    def _close_solo_or_slash(
+        self, signed: SignedTx, tx: ChannelCloseSoloTx | ChannelSlashTx
+    ) -> None:
+        slash = isinstance(tx, ChannelSlashTx)
+        channel = self._open_channel(tx.channel_id.value)
+        if slash and channel.active:
+            raise TxRejected("channel_not_closing: a slash needs a solo-closing channel")
+        if not slash and not channel.active:
+            raise TxRejected("channel_not_active: the channel is already closing")
+        payer = self._solo_payer(signed, tx, channel)
+        state = self._payload_state(tx, channel)
+        if state is None and slash:
+            raise TxRejected("slash_must_have_payload")
+        round_, state_hash = state if state is not None else (channel.round, channel.state_hash)
+        initiator, responder = self._poi_amounts(tx.poi, state_hash, channel)
+        payer.balance -= tx.fee
+        payer.nonce += 1
+        channel.round, channel.state_hash = round_, state_hash
+        channel.initiator_amount, channel.responder_amount = initiator, responder
+        channel.locked_until = self.height + channel.lock_period
+        channel.last_tx = signed
+
+    def _settle(self, signed: SignedTx, tx: ChannelSettleTx) -> None:
+        channel = self._open_channel(tx.channel_id.value)
+        if channel.active:
+            raise TxRejected("channel_not_closed: the channel is active")
+        payer = self._solo_payer(signed, tx, channel)
+        if not channel.solo_closed(self.height):
+            raise NotYet(f"channel_not_closed: locked until height {channel.locked_until}")
+        if (tx.initiator_amount_final, tx.responder_amount_final) != (
+            channel.initiator_amount,
+            channel.responder_amount,
+        ):
+            raise TxRejected("wrong_amt: the final amounts are not the closing state's")
+        if tx.initiator_amount_final + tx.responder_amount_final > channel.amount:
+            raise TxRejected("insufficient_channel_funds")
+        payer.balance -= tx.fee
+        payer.nonce += 1
+        self.fund(channel.initiator, tx.initiator_amount_final)
+        self.fund(channel.responder, tx.responder_amount_final)
+        channel.closed = True
+        channel.amount = 0
+        channel.last_tx = signed
+
+    def _snapshot(self, signed: SignedTx, tx: ChannelSnapshotSoloTx) -> None:
+        channel = self._active_channel(tx.channel_id.value)
+        payer = self._solo_payer(signed, tx, channel)
+        state = self._payload_state(tx, channel)
+        if state is None:
+            raise TxRejected("snapshot_must_have_payload")
+        payer.balance -= tx.fee
+        payer.nonce += 1
+        channel.round, channel.state_hash = state
+        channel.solo_round = 0
+        channel.last_tx = signed
+
+    # -- the mempool's own checks ----------------------------------------------------------
+    def check_push(self, signed: SignedTx) -> None:
+        """What the mempool checks when a tx is pushed (§1.3 "Mempool vs block"): a
+        payload valid at this protocol, the poster's signature, the nonce window, the fee,
+        the ttl. Everything else is checked at inclusion."""
+        tx = signed.tx
+        if not isinstance(tx, DISPUTE_TXS):
+            return
+        self._check_ttl(tx.ttl)
+        poster = tx.from_id.value
+        self._check_signers(signed, (poster,))
+        account = self.accounts.get(poster)
+        if account is None:
+            raise TxRejected("account not found")
+        if not account.nonce < tx.nonce <= account.nonce + NONCE_OFFSET:
+            raise TxRejected(f"nonce {tx.nonce} outside the mempool's window")
+        if account.balance < tx.fee:
+            raise TxRejected("the poster cannot pay the fee")
+        if isinstance(tx, ChannelSettleTx):
+            return
+        try:
+            payload = tx.payload_tx()
+        except DecodeError:
+            raise TxRejected("invalid_at_protocol: the payload does not decode") from None
+        if payload is not None and not isinstance(payload.tx, ChannelOffchainTx):
+            raise TxRejected("invalid_at_protocol: the payload is not an offchain tx")
 
     def _close_mutual(self, signed: SignedTx, tx: ChannelCloseMutualTx) -> None:
+        # from Lima on also while solo-closing: a mutual close ends a dispute
         channel = self._open_channel(tx.channel_id.value)
         self._check_ttl(tx.ttl)
         self._check_signers(signed, (channel.initiator, channel.responder))
@@ -254,6 +452,7 @@ class Chain:
         self.fund(channel.responder, tx.responder_amount_final)
         channel.closed = True
         channel.amount = 0
+        channel.last_tx = signed
 
     def _spend(self, signed: SignedTx, tx: SpendTx) -> None:
         sender = tx.sender_id.value
@@ -277,4 +476,6 @@ def _payer(tx: Tx) -> bytes | None:
         return tx.to_id.value
     if isinstance(tx, SpendTx):
         return tx.sender_id.value
+    if isinstance(tx, DISPUTE_TXS):
+        return tx.from_id.value
     return None

@@ -21,7 +21,9 @@ MIN_GAS_PRICE: Final = 1_000_000_000
 #: What an automatically created account holds: plenty for any test channel.
 DEFAULT_AUTO_FUND: Final = 10**24
 
-Era = Literal["current", "recorded"]
+#: "current": the v7 node; "recorded": the March-2020 build most recordings come from;
+#: "older": the 2019 build of the ``set_fee_*`` recordings (disputes-and-current-node.md §2.3)
+Era = Literal["current", "recorded", "older"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class NodeConfig:
       (websocket-api.md Appendix A: ``fsm_up`` on reestablish has a null
       ``channel_id``; a kept-running responder gets no ``channels.update`` after its
       peer reestablishes). Defaults to ``"recorded"`` when ``create_tx_version`` is 1.
+      ``"older"`` is the recorded build plus the 2019 build's funding frames: no
+      ``fsm_id`` and a null ``channel_id`` until the first ``on_chain_tx``.
     * ``block_interval`` — seconds between blocks while the chain has work (a
       mempool tx or a depth being waited for); ``None`` mines only on demand
       (:meth:`chan_nb.node.core.NodeCore.mine`), which deterministic tests use.
@@ -123,3 +127,8 @@ class NodeConfig:
         if self.era is not None:
             return self.era
         return "recorded" if self.create_tx_version == 1 else "current"
+
+    @property
+    def recorded_quirks(self) -> bool:
+        """Whether the 2020 build's visible quirks apply (the 2019 build has them too)."""
+        return self.effective_era != "current"

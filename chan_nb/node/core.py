@@ -22,14 +22,16 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from nacl.bindings import crypto_core_ed25519_is_valid_point
 
 from chan_nb.codec import encoding
+from chan_nb.codec.txs import SignedTx
 from chan_nb.node import events, rpc
 from chan_nb.node import params as params_mod
-from chan_nb.node.chain import Chain
+from chan_nb.node.chain import DISPUTE_TXS, Chain, Inclusion
 from chan_nb.node.config import NodeConfig
 from chan_nb.node.fsm import ChannelFsm, Snapshot, State, Terms
 from chan_nb.node.params import ExistingParams, OpenParams, Rejection, Role
@@ -39,6 +41,9 @@ from chan_nb.protocol.codes import Reason
 Json = Any
 
 log = logging.getLogger(__name__)
+
+#: Entries ``channels.history.fetch`` keeps per FSM (the node's ``log_keep`` default).
+HISTORY_KEEP = 10
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,10 @@ class NodeCore:
         self._peer_queue: deque[tuple[ChannelFsm, events.PeerMsg]] = deque()
         self._delayed: list[tuple[float, int, Callable[[float], None]]] = []  # (due, seq, event)
         self._seq = 0
+        self._noticed: set[int] = set()
+        self._history: dict[
+            int, deque[dict[str, Json]]
+        ] = {}  # id(fsm) -> its log  # id(fsm) told of its peer's end before the delay
         self.next_block_at: float | None = None
         self._actions: list[Action] = []
         self._now = 0.0
@@ -180,10 +189,23 @@ class NodeCore:
             self._delayed = [d for d in self._delayed if d[0] > now]
             for _, _, event in sorted(due, key=lambda d: (d[0], d[1])):
                 event(now)
+        # FSMs whose timers fall due together still end one after the other: a peer that
+        # died of its timer in this pass is what the other FSM notices first (the node
+        # reports only `died` to it, not a `timeout` of its own)
+        peer_ended: set[int] = set()
         for machine in self._due_fsms(now):
+            if id(machine) in peer_ended and machine.alive:
+                self._noticed.add(id(machine))  # the delayed notice is this one
+                self._event(machine, machine.peer_lost, now)
+                self._drain(machine, now)
+                if not machine.alive:
+                    continue
             if machine.alive and machine.deadline is not None and machine.deadline <= now:
+                peer = self._peer_of.get(id(machine))
                 self._event(machine, machine.timeout, now)
                 self._drain(machine, now)
+                if peer is not None and not machine.alive:
+                    peer_ended.add(id(peer))
         if self.next_block_at is not None and self.next_block_at <= now:
             self.next_block_at = None
             self._mine_block(now)
@@ -534,7 +556,14 @@ class NodeCore:
         if request.method == methods.SYSTEM:
             self._system(handler, request, now)
             return
-        call = rpc.to_call(request.method, request.params)
+        if request.method in rpc.CURRENT_ONLY and self.config.recorded_quirks:
+            call: events.Call | rpc.Immediate | rpc.Silent | Reason = Reason.METHOD_NOT_FOUND
+        elif request.method == methods.HISTORY_FETCH and handler.fsm is not None:
+            call = rpc.Immediate(list(self._history.get(id(handler.fsm), ())))
+        else:
+            call = rpc.to_call(request.method, request.params)
+        if handler.fsm is not None and not isinstance(call, Reason):
+            self._log(handler.fsm, "request", request.method, request.params)
         if isinstance(call, Reason):
             self._send(
                 handler, frames.error(self._rid(request), handler.channel_id, call, request.raw)
@@ -571,6 +600,13 @@ class NodeCore:
     @staticmethod
     def _rid(request: frames.Request) -> Json:
         return request.request_id if request.has_id else None
+
+    def _log(self, machine: ChannelFsm, kind: str, tag: str, info: Json) -> None:
+        """One entry of the FSM's history (``channels.history.fetch``, current node): the
+        latest ``HISTORY_KEEP`` reports, requests and peer messages, oldest first."""
+        entries = self._history.setdefault(id(machine), deque(maxlen=HISTORY_KEEP))
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        entries.append({"type": kind, "tag": tag, "time": stamp, "info": info})
 
     def _answer(self, handler: Handler, request: frames.Request, result: events.CallResult) -> None:
         if isinstance(result, events.Fail):
@@ -692,6 +728,7 @@ class NodeCore:
 
     def _output(self, machine: ChannelFsm, output: events.Output, now: float) -> None:
         if isinstance(output, events.Notify):
+            self._log(machine, "report", output.method.removeprefix("channels."), output.data)
             handler = self._handler_of.get(id(machine))
             if handler is None:
                 return
@@ -704,14 +741,21 @@ class NodeCore:
         elif isinstance(output, events.SendPeer):
             peer = self._peer_of.get(id(machine))
             if peer is not None:
+                self._log(machine, "send", output.msg.kind, None)
                 self._peer_queue.append((peer, output.msg))
         elif isinstance(output, events.PostTx):
             self.chain.post(output.signed)
             self._schedule_block(now)
         elif isinstance(output, events.WatchTx):
-            self._watches.setdefault(output.tx_hash, []).append(_Watch(machine, output.depth))
+            watches = self._watches.setdefault(output.tx_hash, [])
+            watches.append(_Watch(machine, output.depth))
+            # the node's chain watcher reports to the initiator's FSM first (every
+            # recording shows chain events reaching I before R)
+            watches.sort(key=lambda w: w.fsm.role is not Role.INITIATOR)
             self._schedule_block(now)
             self._check_watches(output.tx_hash, now)
+        elif isinstance(output, events.WantBlocks):
+            self._schedule_block(now)
         elif isinstance(output, events.Listen):
             if machine not in self._listeners:
                 self._listeners.append(machine)
@@ -726,6 +770,7 @@ class NodeCore:
             self._terminated(machine, now)
 
     def _terminated(self, machine: ChannelFsm, now: float) -> None:
+        self._history.pop(id(machine), None)
         if machine in self._fsms:
             self._fsms.remove(machine)
         self._created.pop(id(machine), None)
@@ -753,6 +798,9 @@ class NodeCore:
             self._peer_of.pop(id(peer), None)
 
             def lost(at: float, peer: ChannelFsm = peer) -> None:
+                if id(peer) in self._noticed:
+                    self._noticed.discard(id(peer))
+                    return
                 self._event(peer, peer.peer_lost, at)
                 self._drain(peer, at)
 
@@ -768,8 +816,8 @@ class NodeCore:
             self.next_block_at = now + self.config.block_interval
 
     def _chain_has_work(self) -> bool:
-        if self.chain.busy:
-            return True
+        if self.chain.busy or any(m.held_settle is not None for m in self._fsms):
+            return True  # a held settle waits for blocks to unlock the channel
         return any(watches for watches in self._watches.values())
 
     def _mine_block(self, now: float) -> None:
@@ -782,10 +830,36 @@ class NodeCore:
                         watch.fsm, watch.fsm.tx_included, inclusion.tx_hash, inclusion.signed, now
                     )
                     self._drain(watch.fsm, now)
+            self._report_dispute(inclusion, now)
+        for machine in [m for m in self._fsms if m.held_settle is not None]:
+            self._event(machine, machine.chain_advanced, now)
+            self._drain(machine, now)
         for tx_hash in list(self._watches):
             self._check_watches(tx_hash, now)
         if self._chain_has_work():
             self._schedule_block(now)
+
+    def _report_dispute(self, inclusion: Inclusion, now: float) -> None:
+        """A dispute tx reaches every FSM of its channel, whoever posted it (the node's
+        chain watcher compares the channel object at every new top), initiator first."""
+        tx = inclusion.signed.tx
+        if not isinstance(tx, DISPUTE_TXS):
+            return
+        on_chain = self.chain.channel(tx.channel_id.value)
+        if on_chain is None:
+            return
+        watching = [m for m in self._fsms if m.alive and m.channel_id == tx.channel_id.value]
+        for machine in sorted(watching, key=lambda m: m.role is not Role.INITIATOR):
+            self._event(machine, machine.channel_tx_included, inclusion.signed, on_chain, now)
+            self._drain(machine, now)
+
+    def post(self, signed: SignedTx, now: float) -> list[Action]:
+        """Put a tx into the mempool from outside the channel (as the node's HTTP API
+        would: a cheating close_solo, an SDK's slash); blocks pick it up as any other."""
+        self._now = now
+        self.chain.post(signed)
+        self._schedule_block(now)
+        return self._finish(now)
 
     def _check_watches(self, tx_hash: str, now: float) -> None:
         depth = self.chain.depth(tx_hash)
@@ -815,6 +889,7 @@ class NodeCore:
             while self._peer_queue:
                 target, msg = self._peer_queue.popleft()
                 if target.alive:
+                    self._log(target, "receive", msg.kind, None)
                     self._event(target, target.on_peer, msg, now)
                     self._drain(target, now)
             self._retry_blocked(now)

@@ -111,6 +111,19 @@ class AssumeMinDepth:
     tx_hash: str
 
 
+@dataclass(frozen=True)
+class Solo:
+    """A dispute request: ``channels.close_solo``, ``slash``, ``settle`` or ``snapshot_solo``.
+
+    ``action`` is the method without its ``channels.`` prefix.
+    """
+
+    action: str
+    fee: int | None = None
+    gas_price: int | None = None
+    nonce: int | None = None
+
+
 Call = (
     Transfer
     | Deposit
@@ -125,6 +138,7 @@ Call = (
     | AbortReply
     | Stop
     | AssumeMinDepth
+    | Solo
 )
 ROUND_CALLS: Final = (Transfer, Deposit, Withdraw, Shutdown, Leave)
 
@@ -221,4 +235,19 @@ class ChannelIdKnown:
     channel_id: bytes
 
 
-Output = Notify | SendPeer | PostTx | WatchTx | Listen | SaveState | Terminated | ChannelIdKnown
+@dataclass(frozen=True)
+class WantBlocks:
+    """The FSM waits for the chain to move (a settle held until the channel unlocks)."""
+
+
+Output = (
+    Notify
+    | SendPeer
+    | PostTx
+    | WatchTx
+    | Listen
+    | SaveState
+    | Terminated
+    | ChannelIdKnown
+    | WantBlocks
+)

@@ -21,13 +21,17 @@ from enum import Enum, StrEnum
 from functools import lru_cache
 from typing import Any, Final
 
-from chan_nb.codec import encoding, signing
+from chan_nb.codec import encoding, signing, trees
 from chan_nb.codec.ids import Id
 from chan_nb.codec.txs import (
     ChannelCloseMutualTx,
+    ChannelCloseSoloTx,
     ChannelCreateTx,
     ChannelDepositTx,
     ChannelOffchainTx,
+    ChannelSettleTx,
+    ChannelSlashTx,
+    ChannelSnapshotSoloTx,
     ChannelWithdrawTx,
     SignedTx,
     Tx,
@@ -40,7 +44,7 @@ from chan_nb.codec.updates import (
     Update,
 )
 from chan_nb.node import fees, offchain
-from chan_nb.node.chain import Chain
+from chan_nb.node.chain import Chain, ChannelObject, TxRejected
 from chan_nb.node.config import NodeConfig
 from chan_nb.node.events import (
     OK,
@@ -67,9 +71,11 @@ from chan_nb.node.events import (
     SendPeer,
     Shutdown,
     SignedReply,
+    Solo,
     Stop,
     Terminated,
     Transfer,
+    WantBlocks,
     WatchTx,
     Withdraw,
 )
@@ -177,6 +183,24 @@ class Op(Enum):
     DEPOSIT = "deposit"
     WITHDRAW = "withdraw"
     SHUTDOWN = "shutdown"
+    CLOSE_SOLO = "close_solo"
+    SLASH = "slash"
+    SETTLE = "settle"
+    SNAPSHOT = "snapshot_solo"
+
+
+#: dispute request → (round kind, the FSM's tag of the awaited signature)
+SOLO_OPS: Final[dict[str, tuple[Op, str]]] = {
+    "close_solo": (Op.CLOSE_SOLO, "close_solo_tx"),
+    "slash": (Op.SLASH, "slash_tx"),
+    "settle": (Op.SETTLE, "settle_tx"),
+    "snapshot_solo": (Op.SNAPSHOT, "snapshot_solo_tx"),
+}
+#: solo rounds that start (and end) in channel_closing; the others in open
+CLOSING_OPS: Final = frozenset({Op.SLASH, Op.SETTLE})
+SOLO_TAGS: Final = frozenset(tag for _, tag in SOLO_OPS.values())
+#: watch purposes the chain watcher reports itself (nothing to say at inclusion)
+SILENT_WATCHES: Final = frozenset({"snapshot", "settled"})
 
 
 #: the peer message that rejects a round of each kind
@@ -323,6 +347,8 @@ class ChannelFsm:
     postponed: list[tuple[str, Any]] = field(default_factory=list)
     out: list[Output] = field(default_factory=list)
     _channel_id_api: str | None = None
+    #: a signed settle waiting for the lock to expire (pushed by :meth:`chain_advanced`)
+    held_settle: SignedTx | None = None
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -381,7 +407,7 @@ class ChannelFsm:
             client_may_disconnect=True,
             reestablish=True,
         )
-        shown = None if config.effective_era == "recorded" else fsm.channel_id_api
+        shown = None if config.recorded_quirks else fsm.channel_id_api
         fsm.out.append(Notify(methods.INFO, {"event": "fsm_up", "fsm_id": fsm.fsm_id_api}, shown))
         fsm.out.append(ChannelIdKnown(snapshot.channel_id))
         fsm.out.append(SaveState())
@@ -583,6 +609,15 @@ class ChannelFsm:
             return self._read(request)
         if isinstance(request, AssumeMinDepth):
             return self._assume_min_depth(request, now)
+        if isinstance(request, Solo):
+            return self._solo(request)
+        if (
+            state is State.AWAITING_SIGNATURE
+            and self.pending is not None
+            and self.pending.op in SOLO_OPS_SET
+            and not self.config.recorded_quirks
+        ):
+            return POSTPONE  # v5.6+: nothing races a solo step waiting for its signature
         # round-starting requests
         if state is State.OPEN:
             return self._start_round(request)
@@ -798,7 +833,10 @@ class ChannelFsm:
         if tell_peer:
             self._send(ERROR_MSG_OF_OP[p.op], error_code=request.code)
         self._notify_info("aborted_update")
-        self._enter_open()
+        if p.op in CLOSING_OPS:
+            self._set_state(State.CHANNEL_CLOSING)
+        else:
+            self._enter_open()
         return OK
 
     # -- signing replies -------------------------------------------------------------------------
@@ -823,6 +861,9 @@ class ChannelFsm:
         if not p.starter and peer is not None:
             required.append(peer)
         problem = self._check_signatures(reply.signed, p.signed.tx_bytes, tuple(required))
+        if problem is not None and p.op in SOLO_OPS_SET and p.op is not Op.SETTLE:
+            self._solo_badly_signed(p)
+            return
         if problem is not None:
             self._notify(methods.ERROR, {"message": problem})
             if p.op is Op.CREATE:
@@ -878,6 +919,8 @@ class ChannelFsm:
             self._on_chain(info, p.signed)
             self._set_state(State.AWAITING_LOCKED)
             self._watch(p.signed, p.op.value)
+        elif tag in SOLO_TAGS:
+            self._solo_signed(p)
         elif tag == "shutdown_ack":
             self._send("shutdown_ack", signed=p.signed)
             self._on_chain("close_mutual", p.signed)
@@ -963,8 +1006,8 @@ class ChannelFsm:
         if not self.alive:
             return
         self.peer_linked = False
-        if self.state in (State.MUTUAL_CLOSED, State.CHANNEL_CLOSED):
-            return
+        if self.state in (State.MUTUAL_CLOSED, State.CHANNEL_CLOSED, State.CHANNEL_CLOSING):
+            return  # a closing channel needs no peer (§1.5)
         if self.role is Role.RESPONDER and self.options.keep_running and self.funded:
             before = self.state
             self._notify_info("peer_disconnected")
@@ -998,9 +1041,15 @@ class ChannelFsm:
             assert p is not None
             self._roll_back(codes.CONFLICT_TIMEOUT, tell_peer=not p.starter)
             return
-        if self.role is Role.RESPONDER and self.options.keep_running and self.funded:
+        if (
+            self.role is Role.RESPONDER
+            and self.options.keep_running
+            and self.funded
+            and not self.config.recorded_quirks
+        ):
             # keep_running: a responder outlives its timers once the channel exists (§1.5 c);
-            # before that it times out like any FSM, so abandoned opens do not linger
+            # before that it times out like any FSM, so abandoned opens do not linger.
+            # The 2020 build timed a kept-running responder out like the initiator (v5.6.0)
             return
         if self.state is State.MUTUAL_CLOSED:
             self._terminate("timeout")
@@ -1011,6 +1060,8 @@ class ChannelFsm:
     def tx_included(self, tx_hash: str, signed: SignedTx, now: float) -> None:
         purpose = self.watches.get(tx_hash)
         if purpose is None or not self.alive:
+            return
+        if purpose in SILENT_WATCHES:
             return
         before = self.state
         if purpose == "close":
@@ -1038,8 +1089,13 @@ class ChannelFsm:
         self._settle(before, now)
 
     def _depth_reached(self, tx_hash: str, purpose: str) -> None:
-        if purpose == "close":
+        if purpose in ("close", "settled"):
             self._terminate("closed", "closed_confirmed")
+            return
+        if purpose == "snapshot":
+            # the node puts the raw 32-byte hash through its JSON encoder (§1.5)
+            raw = encoding.decode(tx_hash, "th").decode("utf-8", "replace")
+            self._notify_info("min_depth_achieved", tx_hash=raw, type=ChannelSnapshotSoloTx.TYPE)
             return
         if self.state is not State.AWAITING_LOCKED:
             return
@@ -1055,6 +1111,147 @@ class ChannelFsm:
             self._notify_info("own_withdraw_locked")
             self._send("withdraw_locked")
             self._set_state(State.WDRAW_SIGNED)
+
+    # -- disputes (disputes-and-current-node.md §1.4–§1.8) -------------------------------------
+    def _solo(self, request: Solo) -> CallResult:
+        """close_solo / snapshot_solo outside channel_closing, slash / settle inside it."""
+        op, tag = SOLO_OPS[request.action]
+        state = self.state
+        if state in NOT_READY_STATES:
+            return Fail(Reason.NOT_READY)
+        closing = state is State.CHANNEL_CLOSING
+        if (op in CLOSING_OPS) != closing:
+            return Fail(Reason.INTERNAL)  # channel_closing / channel_not_closing
+        if state not in (State.OPEN, State.CHANNEL_CLOSING, State.AWAITING_LOCKED):
+            return POSTPONE if state in POSTPONE_CALL_STATES else Fail(Reason.INTERNAL)
+        if self.cosigned is None or self.channel_id is None or self.initiator is None:
+            return Fail(Reason.NOT_READY)
+        on_chain = self.chain.channel(self.channel_id)
+        if op is Op.SNAPSHOT:
+            if not isinstance(self.cosigned.signed.tx, ChannelOffchainTx):
+                return Fail(Reason.NOT_OFFCHAIN_TX)
+            if on_chain is not None and self.cosigned.round <= on_chain.round:
+                return Fail(Reason.ALREADY_ONCHAIN)
+        if on_chain is None or on_chain.closed:
+            return Fail(Reason.INTERNAL)  # the channel lookup fails
+        build = self._solo_builder(op, on_chain, request.nonce)
+        try:
+            fee = fees.choose_fee(build, self.config.min_gas_price, request.fee, request.gas_price)
+            if fee < fees.min_fee(build, self.config.min_gas_price) and request.gas_price is None:
+                return Fail(Reason.INTERNAL)  # too_low_fee
+            tx = build(fee)
+        except ValueError:
+            return Fail(Reason.INTERNAL)
+        return self._propose(op, tx, (), None, self.cosigned.round, tag)
+
+    def _solo_builder(
+        self, op: Op, on_chain: ChannelObject, nonce: int | None
+    ) -> Callable[[int], Tx]:
+        """The unsigned solo tx for a fee (§1.4 "tx in it"), from this FSM's latest state."""
+        assert self.cosigned is not None and self.channel_id is not None
+        latest = self.cosigned
+        channel, me, ttl = Id.channel(self.channel_id), Id.account(self.me), self.options.ttl
+        nonce_ = nonce if nonce is not None else self.chain.next_nonce(self.me)
+        if op is Op.SETTLE:
+            amount_i, amount_r = (latest.balances[p] for p in self.participants)
+            return lambda fee: ChannelSettleTx(channel, me, amount_i, amount_r, ttl, fee, nonce_)
+        payload = latest.signed.serialize()
+        if op is Op.SNAPSHOT:
+            return lambda fee: ChannelSnapshotSoloTx(channel, me, payload, ttl, fee, nonce_)
+        if op is Op.CLOSE_SOLO and latest.round == on_chain.round:
+            payload = b""  # the on-chain state is the latest: close on it
+        poi = trees.StateTrees.from_balances(latest.balances).poi(accounts=self.participants)
+        proof = poi.serialize()
+        kind = ChannelSlashTx if op is Op.SLASH else ChannelCloseSoloTx
+        return lambda fee: kind(channel, me, payload, proof, ttl, fee, nonce_)
+
+    def _solo_back(self, p: Pending) -> None:
+        """Where a solo round returns: channel_closing for slash / settle, else open."""
+        if p.op in CLOSING_OPS:
+            self._set_state(State.CHANNEL_CLOSING)
+        else:
+            self._enter_open()
+
+    def _solo_badly_signed(self, p: Pending) -> None:
+        """close_solo / slash: the push helper's signature check → conflict 5 (v5.5.4+);
+        a snapshot goes back to open without a word."""
+        self.pending = None
+        if p.op is not Op.SNAPSHOT:
+            self._conflict(codes.CONFLICT_REJECTED_ONCHAIN)
+        self._solo_back(p)
+
+    def _solo_signed(self, p: Pending) -> None:
+        """Our client signed a solo tx: push it (a settle waits for the lock first)."""
+        self.pending = None
+        on_chain = self.chain.channel(self.channel_id) if self.channel_id else None
+        if p.op is Op.SETTLE and on_chain is not None and on_chain.locked(self.chain.height):
+            self.held_settle = p.signed
+            self.out.append(WantBlocks())
+            self._solo_back(p)
+            return
+        try:
+            self.chain.check_push(p.signed)
+        except TxRejected:
+            self._conflict(codes.CONFLICT_REJECTED_ONCHAIN)
+            self._solo_back(p)
+            return
+        self.out.append(PostTx(p.signed))
+        if p.op is Op.SNAPSHOT:
+            self._watch(p.signed, "snapshot")
+        self._solo_back(p)
+
+    def chain_advanced(self, now: float) -> None:
+        """A new block: push a held settle once the lock expired (push result ignored)."""
+        held = self.held_settle
+        if held is None or not self.alive or self.channel_id is None:
+            return
+        on_chain = self.chain.channel(self.channel_id)
+        if on_chain is not None and on_chain.locked(self.chain.height):
+            return
+        self.held_settle = None
+        try:
+            self.chain.check_push(held)
+        except TxRejected:
+            return
+        self.out.append(PostTx(held))
+
+    def channel_tx_included(self, signed: SignedTx, on_chain: ChannelObject, now: float) -> None:
+        """The chain watcher saw a dispute tx of this channel (whoever posted it), §1.5."""
+        if not self.alive:
+            return
+        before = self.state
+        tx = signed.tx
+        if on_chain.closed:
+            self.held_settle = None
+            self._on_chain("channel_closed", signed)
+            self._watch(signed, "settled")
+            self.pending = None
+            self._set_state(State.CHANNEL_CLOSED)
+        elif isinstance(tx, ChannelSnapshotSoloTx):
+            self._on_chain("channel_changed", signed)
+        else:
+            latest = self.cosigned
+            least = on_chain.round if on_chain.solo_round == 0 else on_chain.solo_round - 1
+            if latest is not None and latest.round > least:
+                self._notify(
+                    methods.ON_CHAIN_TX,
+                    {
+                        "info": "can_slash",
+                        "tx": latest.signed.to_api(),
+                        "type": latest.signed.tx.TYPE,
+                    },
+                )
+            else:
+                self._on_chain("solo_closing", signed)
+            if self.state is not State.CHANNEL_CLOSING and not (
+                self.state is State.AWAITING_SIGNATURE
+                and self.pending is not None
+                and self.pending.op in CLOSING_OPS
+            ):
+                self.pending = None
+                self._set_state(State.CHANNEL_CLOSING)
+                self._notify_info("closing")
+        self._settle(before, now)
 
     # -- peer messages -----------------------------------------------------------------------------
     def on_peer(self, msg: PeerMsg, now: float) -> None:
@@ -1152,10 +1349,22 @@ class ChannelFsm:
         assert isinstance(create, ChannelCreateTx)
         self._learn_channel_id(create.channel_pubkey())
         self.pending = Pending(Op.CREATE, False, msg.signed, (), balances, 1, "funding_created")
-        self._notify_info("funding_created", fsm_id=self.fsm_id_api)
-        self._sign_request("responder_sign", msg.signed, ())
+        if self.config.effective_era == "older":
+            self._funding_report_2019("funding_created")
+            if self.client_connected:
+                data = {"signed_tx": msg.signed.to_api(), "updates": []}
+                self.out.append(Notify(methods.SIGN_PREFIX + "responder_sign", data, None))
+        else:
+            self._notify_info("funding_created", fsm_id=self.fsm_id_api)
+            self._sign_request("responder_sign", msg.signed, ())
         self._set_state(State.AWAITING_SIGNATURE)
         return True
+
+    def _funding_report_2019(self, event: str) -> None:
+        """The 2019 build's funding info: no fsm_id, and the handler learns no channel id."""
+        tag = methods.REPORT_TAG_OF_METHOD.get(methods.INFO)
+        if self.client_connected and (tag is None or self.options.reports(tag)):
+            self.out.append(Notify(methods.INFO, {"event": event}, None))
 
     def _peer_funding_signed(self, msg: PeerMsg) -> bool:
         if self.state is not State.HALF_SIGNED:
@@ -1169,7 +1378,10 @@ class ChannelFsm:
             return True
         p.signed = msg.signed
         self._cosign(p)
-        self._notify_info("funding_signed", fsm_id=self.fsm_id_api)
+        if self.config.effective_era == "older":
+            self._funding_report_2019("funding_signed")
+        else:
+            self._notify_info("funding_signed", fsm_id=self.fsm_id_api)
         self.out.append(PostTx(msg.signed))
         self._on_chain("funding_signed", msg.signed)
         self._set_state(State.AWAITING_LOCKED)
@@ -1459,6 +1671,9 @@ def _watch_type(purpose: str) -> str:
         "withdraw": ChannelWithdrawTx.TYPE,
         "close": ChannelCloseMutualTx.TYPE,
     }.get(purpose, purpose)
+
+
+SOLO_OPS_SET: Final = frozenset(op for op, _ in SOLO_OPS.values())
 
 
 _PEER_HANDLERS: Final[dict[str, Callable[[ChannelFsm, PeerMsg], bool]]] = {

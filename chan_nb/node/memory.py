@@ -31,10 +31,14 @@ class MemoryConnection:
         path: str,
         on_send: Callable[[str], None],
         on_close: Callable[[], None],
+        on_deliver: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
         self._on_send = on_send
         self._on_close = on_close
+        #: told of each frame the moment the node sends it (a recorder keeps the node's
+        #: own delivery order across connections that way, whoever reads first)
+        self.on_deliver = on_deliver
         self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._closed_by_node = False
         self._closed_here = False
@@ -43,6 +47,8 @@ class MemoryConnection:
     def deliver(self, text: str) -> None:
         """The node sends a frame."""
         if not self._closed_by_node:
+            if self.on_deliver is not None:
+                self.on_deliver(text)
             self._inbox.put_nowait(text)
 
     def node_close(self) -> None:

@@ -25,20 +25,20 @@ Json = Any
 MAX_MESSAGE_BYTES: Final = 65_000
 
 #: Features the embedded node does not simulate; the node's generic error answers them.
-UNSUPPORTED: Final = frozenset(
-    {
-        methods.CLOSE_SOLO,
-        methods.SLASH,
-        methods.SETTLE,
-        methods.SNAPSHOT_SOLO,
-        methods.FORCE_PROGRESS,
-    }
+UNSUPPORTED: Final = frozenset({methods.FORCE_PROGRESS})
+
+#: Methods a current node has and the 2020 build did not (−32601 there; part 2 §2.2).
+CURRENT_ONLY: Final = frozenset({methods.HISTORY_FETCH, methods.ASSUME_MINIMUM_DEPTH})
+
+#: The dispute requests (disputes-and-current-node.md §1.4): optional fee, gas_price, nonce.
+SOLO_METHODS: Final = frozenset(
+    {methods.CLOSE_SOLO, methods.SLASH, methods.SETTLE, methods.SNAPSHOT_SOLO}
 )
 
 
 #: Every method whose well-formed requests the embedded node answers with −32603
-#: because it does not simulate them (contracts need a VM; solo closing, slashing,
-#: settling, snapshots and force progress need the chain's dispute rules).
+#: because it does not simulate them (contracts need a VM; force progress runs a
+#: contract call on chain).
 NOT_SIMULATED: Final = UNSUPPORTED | frozenset(
     {methods.NEW_CONTRACT, methods.CALL_CONTRACT, methods.DRY_RUN_CALL_CONTRACT}
 )
@@ -109,6 +109,20 @@ def _opt_int(params: dict[str, Json], key: str) -> int | None:
     if value is None:
         return None
     return _amount(value)
+
+
+def _solo_int(params: dict[str, Json], key: str) -> int | None:
+    """An optional dispute param: an int, or a decimal string (sc_ws_utils check_type);
+    anything else is unmapped in the node → −32603."""
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if not _is_int(value):
+        raise _Reject(Reason.INTERNAL)
+    result: int = value
+    return result
 
 
 def _meta(params: dict[str, Json]) -> tuple[str, ...]:
@@ -262,6 +276,10 @@ def _to_call(method: str, params: Json) -> events.Call | Immediate | Silent | Re
         except DecodeError:
             return Silent()
         return events.AssumeMinDepth(p["tx_hash"])
+    if method in SOLO_METHODS:
+        p = _params(params)
+        fee, gas_price, nonce = (_solo_int(p, k) for k in ("fee", "gas_price", "nonce"))
+        return events.Solo(method.removeprefix("channels."), fee, gas_price, nonce)
     if method in UNSUPPORTED:
         return Reason.INTERNAL
     return Reason.METHOD_NOT_FOUND

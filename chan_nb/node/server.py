@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from chan_nb.codec import txs
+from chan_nb.codec.txs import SignedTx
 from chan_nb.node.config import Era, NodeConfig
 from chan_nb.node.core import Action, Close, NodeCore, Pause, Send
 from chan_nb.node.faults import Direction, FaultPlan, Verdict
@@ -326,6 +328,13 @@ class EmbeddedNode:
     def balance(self, account: str | bytes) -> int | None:
         return self.core.balance(account)
 
+    def post_tx(self, signed: SignedTx | str) -> str:
+        """Post a signed tx (``tx_…`` or decoded) to the mempool out of band, as a party
+        using the node's HTTP API would; returns its ``th_`` hash. Blocks include it."""
+        tx = txs.decode_signed(signed) if isinstance(signed, str) else signed
+        self._dispatch(self.core.post(tx, self._now()))
+        return tx.hash
+
     def mine(self, blocks: int = 1) -> None:
         """Produce blocks now (with ``block_interval=None`` this is the only source)."""
         self._dispatch(self.core.mine(self._now(), blocks))
@@ -335,8 +344,13 @@ class EmbeddedNode:
         self._dispatch(self.core.expire_timers(self._now(), within))
 
     # -- in-memory connections -----------------------------------------------------------------
-    def connect_memory(self, query: str) -> MemoryConnection:
-        """A socket-free connection to ``/channel?query`` (``query`` may include the path)."""
+    def connect_memory(
+        self, query: str, on_deliver: Callable[[str], None] | None = None
+    ) -> MemoryConnection:
+        """A socket-free connection to ``/channel?query`` (``query`` may include the path).
+
+        ``on_deliver`` hears each frame as the node sends it (from the connect on).
+        """
         path = query if query.startswith("/") else f"{CHANNEL_PATH}?{query.lstrip('?')}"
         conn_id = next(self._ids)
 
@@ -347,7 +361,7 @@ class EmbeddedNode:
             if self._sessions.pop(conn_id, None) is not None:
                 self._gone(conn_id)
 
-        conn = MemoryConnection(path, on_send, on_close)
+        conn = MemoryConnection(path, on_send, on_close, on_deliver)
         self._sessions[conn_id] = conn
         self.faults.connected(conn_id, path)
         self._dispatch(self.core.connect(conn_id, path, self._now()))

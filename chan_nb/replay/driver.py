@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -30,17 +30,19 @@ from chan_nb.client.recorder import Recorder
 from chan_nb.client.session import Session
 from chan_nb.client.signer import Signer
 from chan_nb.client.transport import Transport
-from chan_nb.codec import encoding, signing, txs
+from chan_nb.codec import encoding, signing, trees, txs
 from chan_nb.codec.hashing import channel_pubkey
+from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
 from chan_nb.errors import ChanNbError, DecodeError
+from chan_nb.node import stale_close_solo
 from chan_nb.node.rpc import NOT_SIMULATED
 from chan_nb.protocol import codes, methods
 from chan_nb.protocol.frames import strings_in
 from chan_nb.recording import Direction, Frame, Kind, load
 
 if TYPE_CHECKING:
-    from chan_nb.node import EmbeddedNode
+    from chan_nb.node import EmbeddedNode, Era
 
 #: Recorded frames that only a new block can cause.
 CHAIN_INFOS: Final = frozenset(
@@ -64,6 +66,7 @@ CHAIN_EVENTS: Final = frozenset(
     }
 )
 PRELUDE_NAME: Final = "init_per_group.md"
+FUNDING_EVENTS: Final = frozenset({"funding_created", "funding_signed"})
 
 
 def _kind(frame: Frame) -> tuple[Any, ...]:
@@ -89,6 +92,62 @@ def _unsimulated_method(frame: Frame) -> str | None:
     request = error.get("request") if isinstance(error, dict) else None
     method = request.get("method") if isinstance(request, dict) else None
     return method if isinstance(method, str) and method in NOT_SIMULATED else None
+
+
+def recorded_era(frames: Sequence[Frame]) -> Era:
+    """Which node build made a recording (disputes-and-current-node.md §2.1, §2.3).
+
+    Funding reports without ``fsm_id`` are the 2019 build's ("older"); a version-2
+    create tx is a current node's (Iris+, "current"); anything else is the 2020 build's.
+    """
+    for frame in frames:
+        if frame.direction is Direction.RECEIVED and frame.event in FUNDING_EVENTS:
+            data = (frame.message.get("params") or {}).get("data") or {}
+            if isinstance(data, dict) and "fsm_id" not in data:
+                return "older"
+    for frame in frames:
+        if frame.tx_type == "channel_create_tx" and frame.tx:
+            with contextlib.suppress(DecodeError):
+                tx = txs.decode_signed(frame.tx).tx
+                return "current" if getattr(tx, "version", 1) >= 2 else "recorded"
+    return "recorded"
+
+
+#: The least a step is waited for (the node's own pace plus scheduling).
+MIN_STEP_TIMEOUT: Final = 2.0
+
+
+def step_timeout_for(frames: Sequence[Frame]) -> float:
+    """How long to wait for what a step awaits: the longest ``timeout_*`` a socket opening
+    of the recording sets (a recording may wait for its 3 s funding-lock timer), plus a
+    second, and never less than :data:`MIN_STEP_TIMEOUT`."""
+    longest = 0
+    for frame in frames:
+        for key, value in (frame.params or {}).items():
+            if frame.direction is Direction.OPEN and key.startswith("timeout_") and value.isdigit():
+                longest = max(longest, int(value))
+    return max(MIN_STEP_TIMEOUT, longest / 1000 + 1.0)
+
+
+def _case_start_round(case: Sequence[Frame]) -> int | None:
+    """The co-signed round a mid-group case starts from: its first proposal's round − 1,
+    or the round its first conflict names."""
+    for frame in case:
+        if frame.direction is not Direction.RECEIVED or frame.round is None:
+            continue
+        if frame.method == methods.CONFLICT:
+            return frame.round
+        kind = methods.SIGN_BY_REQUEST.get((frame.method or "").removeprefix(methods.SIGN_PREFIX))
+        if kind is not None and kind.request in (
+            "update",
+            "update_ack",
+            "deposit_tx",
+            "withdraw_tx",
+            "deposit_ack",
+            "withdraw_ack",
+        ):
+            return frame.round - 1
+    return None
 
 
 class ReplayError(ChanNbError):
@@ -123,6 +182,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     #: recorded values that stand for others (a case's channel id for its prelude's)
     aliases: dict[str, str] = field(default_factory=dict)
+    era: Era = "recorded"  # the node build that made the recording
 
 
 def plan(path: Path, prelude: Path | None = None) -> Plan:
@@ -176,7 +236,7 @@ def plan(path: Path, prelude: Path | None = None) -> Plan:
                 "(recorded in another run of the group); they play the same roles here"
             )
     count = len(frames) - len(case) if used is not None else 0
-    return Plan(frames, parties, terms, used, count, notes, aliases)
+    return Plan(frames, parties, terms, used, count, notes, aliases, recorded_era(frames))
 
 
 def case_parties(case: Sequence[Frame], parties: dict[str, str]) -> dict[str, str]:
@@ -241,6 +301,8 @@ class ReplayResult:
     recorded_parties: dict[str, str]
     replayed_parties: dict[str, str]
     notes: list[str]
+    #: why the replay stopped before the recording's end (None: it went all the way)
+    stopped: str | None = None
 
 
 class Replayer:
@@ -288,7 +350,12 @@ class Replayer:
         #: its "not simulated" error: the replay stops there instead of waiting, step by
         #: step, for frames that can never come
         self.unsimulated: tuple[str, int] | None = None
+        #: why the replay stopped before a client frame the embedded node cannot take
+        self.stopped_because: str | None = None
         self._last_sent_seq = 0
+        self._cheats: set[int] = set()  # awaited can_slash seqs a stale close was posted for
+        self._advancing = False
+        self._advance_seqs: set[int] = set()  # this run's records of the round advance
 
     # -- setup ---------------------------------------------------------------------------------
     def _session(self, frame: Frame) -> Session:
@@ -331,18 +398,22 @@ class Replayer:
         performed = self.plan.frames
         try:
             for index, frame in enumerate(self.plan.frames):
+                if index == self.plan.prelude_records and self.plan.prelude is not None:
+                    await self._advance_to_case_round(self.plan.frames[index:])
                 if not await self._perform(frame):
                     performed = self.plan.frames[:index]
                     break
             await self._catch_up()
-            if self.unsimulated is not None:
+            if self.stopped_because is not None:
+                self.notes.append(self.stopped_because)
+            elif self.unsimulated is not None:
                 method, seq = self.unsimulated
                 self.notes.append(
                     f"stopped after #{seq}: the embedded node does not simulate {method} "
                     "(it answered -32603); the rest of the recording depends on it"
                 )
             # sockets the recording leaves open are closed after the comparison point
-            replayed = list(self.recorder.frames)
+            replayed = [f for f in self.recorder.frames if f.seq not in self._advance_seqs]
         finally:
             everyone = {id(s): s for s in [*self.sessions.values(), *self._latest.values()]}
             await asyncio.gather(*(s.close() for s in everyone.values()))
@@ -354,6 +425,8 @@ class Replayer:
             dict(self.plan.parties),
             replayed_parties,
             self.notes,
+            self.stopped_because
+            or (f"{self.unsimulated[0]} is not simulated" if self.unsimulated else None),
         )
 
     async def _perform(self, frame: Frame) -> bool:
@@ -372,6 +445,12 @@ class Replayer:
         await self._catch_up()
         if self.unsimulated is not None:
             return False
+        if self.node is not None and frame.direction is Direction.SENT:
+            self._cheat_before(frame)
+        reason = self._not_simulated(frame)
+        if reason is not None:
+            self.stopped_because = f"stopped before #{frame.seq}: {reason}"
+            return False
         session = self._session(frame)
         if frame.direction is Direction.OPEN:
             await self._open(session, frame)
@@ -380,6 +459,21 @@ class Replayer:
         elif frame.direction is Direction.CLOSE:
             await self._close(session, frame)
         return True
+
+    def _not_simulated(self, frame: Frame) -> str | None:
+        """Why the embedded node cannot take this client frame (None: it can)."""
+        if self.node is None or frame.direction is not Direction.SENT or not frame.tx:
+            return None
+        try:
+            signed = txs.decode_signed(frame.tx)
+        except DecodeError:
+            return None
+        if isinstance(signed.tx, txs.GaMetaTx):
+            return (
+                "a generalized account authenticates with a contract call (ga_meta_tx), "
+                "which the embedded node does not simulate (contracts need a VM)"
+            )
+        return None
 
     async def _open(self, session: Session, frame: Frame) -> None:
         query = dict(parse_qsl(urlsplit(frame.raw).query, keep_blank_values=True))
@@ -428,11 +522,52 @@ class Replayer:
 
     async def _send(self, session: Session, frame: Frame) -> None:
         self._last_sent_seq = frame.seq
+        kind = methods.SIGN_BY_REPLY.get(frame.method) if frame.method else None
+        if kind is not None:
+            await self._request_seen(session, frame, kind)
         text = self._translate_sent(session, frame)
         try:
             await session.send_raw(text)
         except ClientError as exc:
             self.notes.append(f"#{frame.seq} {frame.role}: could not send: {exc}")
+
+    async def _request_seen(self, session: Session, frame: Frame, kind: methods.SignKind) -> None:
+        """Until ``session`` has read as many of the reply's sign requests as the recording shows.
+
+        In memory, frames are recorded as the node delivers them, so the recording (which
+        the waiting above follows) can be ahead of the session's own reading.
+        """
+        wanted = sum(
+            1
+            for f in self.plan.frames
+            if f.seq < frame.seq
+            and (f.role, f.conn) == (frame.role, frame.conn)
+            and f.direction is Direction.RECEIVED
+            and f.method == kind.request_method
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.step_timeout
+        while loop.time() < deadline and session.connected:
+            seen = sum(
+                1 for e in session.events if isinstance(e, ev.SignRequest) and e.tag == kind.request
+            )
+            if seen >= wanted:
+                return
+            await asyncio.sleep(0.001)
+
+    @staticmethod
+    def _sign_request_of(session: Session, kind: methods.SignKind) -> ev.SignRequest | None:
+        request = session.core.pending_sign.get(kind.request)
+        if request is not None:
+            return request
+        return next(
+            (
+                e
+                for e in reversed(session.events)
+                if isinstance(e, ev.SignRequest) and e.tag == kind.request
+            ),
+            None,
+        )
 
     # -- translating client frames -------------------------------------------------------------
     def _translate_sent(self, session: Session, frame: Frame) -> str:
@@ -451,16 +586,7 @@ class Replayer:
 
     def _resign(self, session: Session, frame: Frame, kind: methods.SignKind, recorded: Any) -> str:
         """This run's tx for the request, signed by whoever signed the recorded reply."""
-        request = session.core.pending_sign.get(kind.request)
-        if request is None:
-            request = next(
-                (
-                    e
-                    for e in reversed(session.events)
-                    if isinstance(e, ev.SignRequest) and e.tag == kind.request
-                ),
-                None,
-            )
+        request = self._sign_request_of(session, kind)
         if request is None:
             self.notes.append(
                 f"#{frame.seq} {frame.role}: the node sent no {kind.request_method} to answer"
@@ -508,6 +634,10 @@ class Replayer:
     # pairing: the k-th recorded frame of a kind with the k-th replayed one of that kind, so
     # frames arriving in another order (a message overtaking a block's frames) still pair
     def _on_record(self, frame: Frame) -> None:
+        if self._advancing:
+            self._advance_seqs.add(frame.seq)
+            self._progress.set()
+            return
         if frame.direction is Direction.RECEIVED and self.unsimulated is None:
             method = _unsimulated_method(frame) if self.node is not None else None
             if method is not None:
@@ -604,12 +734,195 @@ class Replayer:
             chain = self.node is not None and self._only_blocks_missing()
             self._progress.clear()
             if chain and self.node is not None:
+                self._post_stale_close(missing)
                 self.node.mine(1)
             try:
                 await asyncio.wait_for(self._progress.wait(), 0.05 if chain else self.quiet)
             except TimeoutError:
                 continue
             quiet_since = loop.time()
+
+    # -- a group case recorded at a later round -------------------------------------------------
+    async def _advance_to_case_round(self, case: Sequence[Frame]) -> None:
+        """Bring the channel to the round the case starts at, with zero-amount transfers.
+
+        A group's cases were recorded one after another on one channel, so a later case
+        starts at a later round than the group's prelude leaves; the frames of the advance
+        are not compared (a note says how many rounds were added).
+        """
+        await self._catch_up()
+        target = _case_start_round(case)
+        current = self._current_round()
+        i, r = self._latest.get("initiator"), self._latest.get("responder")
+        if target is None or current is None or target <= current or i is None or r is None:
+            return
+        self._advancing = True
+        try:
+            for _ in range(target - current):
+                if not await self._zero_transfer(i, r):
+                    self.notes.append("could not advance the channel to the case's round")
+                    return
+        finally:
+            self._advancing = False
+        self.notes.append(
+            f"advanced the channel from round {current} to {target} (the round the case was "
+            f"recorded at) with {target - current} zero transfers, not compared"
+        )
+
+    def _current_round(self) -> int | None:
+        state = self._latest_state("initiator")
+        if state is None:
+            return None
+        with contextlib.suppress(DecodeError):
+            return getattr(txs.decode_signed(state).innermost, "round", 1)
+        return None
+
+    async def _zero_transfer(self, i: Session, r: Session) -> bool:
+        """One transfer of 0 from the initiator, signed by both (manual signing)."""
+        before = self._current_round() or 0
+        params = {"from": self.keys["initiator"].address, "to": self.keys["responder"].address}
+        update = {"jsonrpc": "2.0", "method": methods.UPDATE_NEW, "params": {**params, "amount": 0}}
+        seen = {
+            "update": self._requests_seen(i, "update"),
+            "update_ack": self._requests_seen(r, "update_ack"),
+        }
+        await i.send_raw(json.dumps(update))
+        for session, tag, role in ((i, "update", "initiator"), (r, "update_ack", "responder")):
+            kind = methods.SIGN_BY_REQUEST[tag]
+
+            def asked(session: Session = session, tag: str = tag) -> bool:
+                return self._requests_seen(session, tag) > seen[tag]
+
+            request = self._sign_request_of(session, kind) if await self._until(asked) else None
+            if request is None:
+                return False
+            signed = Signer(self.keys[role], self.network_id).sign(request.decoded())
+            reply = {
+                "jsonrpc": "2.0",
+                "method": kind.reply_method,
+                "params": {"signed_tx": signed.to_api()},
+            }
+            await session.send_raw(json.dumps(reply))
+
+        def both_updated() -> bool:
+            rounds = set()
+            for role in ("initiator", "responder"):
+                state = self._latest_state(role)
+                if state is None:
+                    return False
+                rounds.add(getattr(txs.decode_signed(state).innermost, "round", 1))
+            return rounds == {before + 1}
+
+        return await self._until(both_updated)
+
+    @staticmethod
+    def _requests_seen(session: Session, tag: str) -> int:
+        return sum(1 for e in session.events if isinstance(e, ev.SignRequest) and e.tag == tag)
+
+    async def _until(self, done: Callable[[], bool]) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.step_timeout
+        while not done():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.001)
+        return True
+
+    # -- what the node's test suite did out of band -------------------------------------------
+    def _post_stale_close(self, missing: Sequence[Frame]) -> None:
+        """Post the node test suite's cheating close_solo when a ``can_slash`` is awaited.
+
+        The recordings' slash cases push, straight into the mempool, a close_solo with an
+        empty payload and a PoI the client fetched earlier (``sc_ws_cheating_close_solo_``);
+        no frame shows it. It is posted here — once per awaited ``can_slash``, only while
+        the channel is active and no dispute tx is pending — by the party that does not
+        slash next, with the test's fee (30 000 gas) and ttl (height + 10).
+        """
+        awaited = [f for f in missing if f.info == "can_slash"]
+        if awaited:
+            self._cheat(awaited)
+
+    def _cheat_before(self, frame: Frame) -> None:
+        """A client's close_solo answered by ``can_slash`` for its own role: a stale close
+        was posted just before it (it landed first), as chan_nb's dispute scenario does."""
+        if frame.method != methods.CLOSE_SOLO:
+            return
+        for later in self.plan.frames:
+            ours = later.seq > frame.seq and later.role == frame.role
+            if ours and later.method == methods.ON_CHAIN_TX:
+                if later.info == "can_slash":
+                    self._cheat([later])
+                return
+
+    def _cheat(self, awaited: Sequence[Frame]) -> None:
+        if self.node is None or any(f.seq in self._cheats for f in awaited):
+            return
+        chain = self.node.core.chain
+        channel = self._replay_channel()
+        if channel is None:
+            return
+        on_chain = chain.channel(channel)
+        if on_chain is None or not on_chain.active or on_chain.closed:
+            return
+        if any(getattr(t.tx, "channel_id", None) == Id.channel(channel) for t in chain.mempool):
+            return
+        poi = self._stale_poi(on_chain.state_hash)
+        if poi is None:
+            self.notes.append("a can_slash is awaited but no PoI of the on-chain state is known")
+            self._cheats.update(f.seq for f in awaited)
+            return
+        self._cheats.update(f.seq for f in awaited)
+        cheater = self._cheater(awaited[0])
+        signed = stale_close_solo(chain, channel, self.keys[cheater], poi)
+        self.node.post_tx(signed)
+        self.notes.append(
+            f"posted the test's stale close_solo (by the {cheater}) out of band before "
+            f"#{awaited[0].seq}"
+        )
+
+    def _replay_channel(self) -> bytes | None:
+        for frame in reversed(self.recorder.frames):
+            if frame.channel_id:
+                with contextlib.suppress(DecodeError):
+                    return encoding.decode(frame.channel_id, "ch")
+        return None
+
+    def _stale_poi(self, state_hash: bytes) -> bytes | None:
+        """A PoI proving the on-chain state: the latest one fetched, else the opening's."""
+        fetched = self._last_poi()
+        if fetched is not None and trees.Poi.decode(fetched).state_hash() == state_hash:
+            return fetched
+        keys = [self.keys[r].public_key for r in ("initiator", "responder")]
+        try:
+            terms = ChannelParams.from_query(self.plan.terms)
+            balances = {
+                keys[0]: terms.initiator_amount - terms.push_amount,
+                keys[1]: terms.responder_amount + terms.push_amount,
+            }
+        except (ChanNbError, ValueError, AttributeError):
+            return None
+        opening = trees.StateTrees.from_balances(balances).poi(accounts=keys)
+        return opening.serialize() if opening.state_hash() == state_hash else None
+
+    def _last_poi(self) -> bytes | None:
+        """The PoI of this run's latest ``channels.get.poi`` answer."""
+        for frame in reversed(self.recorder.frames):
+            message = frame.message if isinstance(frame.message, dict) else {}
+            params = message.get("params")
+            holder = params.get("data") if isinstance(params, dict) else message.get("result")
+            poi = holder.get("poi") if isinstance(holder, dict) else None
+            if isinstance(poi, str):
+                with contextlib.suppress(DecodeError):
+                    return encoding.decode(poi, "pi")
+        return None
+
+    def _cheater(self, awaited: Frame) -> str:
+        """The party that does not slash after ``awaited`` (the initiator by default)."""
+        for frame in self.plan.frames:
+            later = frame.seq > awaited.seq and frame.direction is Direction.SENT
+            if later and frame.method == methods.SLASH:
+                return "responder" if frame.role == "initiator" else "initiator"
+        return "initiator"
 
     def _give_up(self) -> None:
         for role in self._expected_received:
@@ -631,16 +944,20 @@ async def replay(
     network_id: str | None = None,
     prelude: Path | None = None,
     memory: bool = False,
-    step_timeout: float = 2.0,
-    era: str = "recorded",
+    step_timeout: float | None = None,
+    era: Era | None = None,
     keys: tuple[Keypair, Keypair] | None = None,
 ) -> ReplayResult:
     """Replay ``path`` against a fresh embedded node (default) or the node at ``url``.
 
+    ``step_timeout`` defaults to :func:`step_timeout_for` the recording.
     A real node needs ``keys`` of funded accounts (initiator, responder); the embedded
-    node funds fresh ones itself.
+    node funds fresh ones itself and plays the node build ``era`` (default: the one the
+    recording shows, :func:`recorded_era`; ``result.plan.era`` says which).
     """
     what = plan(path, prelude)
+    if step_timeout is None:
+        step_timeout = step_timeout_for(what.frames)
     if url is not None:
         if network_id is None:
             raise ReplayError("a node given by URL needs its network id")
@@ -650,15 +967,18 @@ async def replay(
     from chan_nb.client.transport import MemoryTransport
     from chan_nb.node import EmbeddedNode
 
-    create_version = 1 if era == "recorded" else 2
+    used = era or what.era
+    what.era = used
+    create_version = 2 if used == "current" else 1
     async with EmbeddedNode(
-        block_interval=None, network_id=network_id, create_tx_version=create_version
+        block_interval=None, network_id=network_id, create_tx_version=create_version, era=used
     ) as node:
         return await Replayer(
             what,
             url=node.url,
             network_id=node.network_id,
             node=node,
-            transport=MemoryTransport(node) if memory else None,
+            # recorded as read: the replayed clients act before reading what is on its way
+            transport=MemoryTransport(node, record_on_delivery=False) if memory else None,
             step_timeout=step_timeout,
         ).run()

@@ -68,6 +68,9 @@ class Namer:
             return [self.value(v) for v in item]
         if key == "id" and item is not None:
             return "<id>"
+        if key == "tx_hash" and isinstance(item, str) and not item.startswith("th_"):
+            # min_depth_achieved of a snapshot carries the raw hash bytes as text
+            return "<raw th>"
         if isinstance(item, str):
             return self.name(item)
         return item

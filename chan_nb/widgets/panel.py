@@ -21,6 +21,7 @@ import ipywidgets as w
 
 from chan_nb.client.errors import ClientError
 from chan_nb.client.policy import SigningPolicy
+from chan_nb.codec import encoding
 from chan_nb.errors import ChanNbError
 from chan_nb.widgets import panel_view as view
 from chan_nb.widgets.actions import ActionRunner
@@ -115,6 +116,15 @@ class ChannelPanel:
             description="disconnect", button_style="warning", layout=layout
         )
         self.reconnect_button = w.Button(description="reconnect", layout=layout)
+        # the dispute section: on-chain actions of `who`, blocks by hand, the chain's view
+        self.close_solo_button = w.Button(
+            description="close solo", button_style="danger", layout=layout
+        )
+        self.snapshot_button = w.Button(description="snapshot", layout=layout)
+        self.slash_button = w.Button(description="slash", button_style="warning", layout=layout)
+        self.settle_button = w.Button(description="settle", button_style="danger", layout=layout)
+        self.mine_button = w.Button(description="mine 5 blocks", layout=layout)
+        self.chain_line = w.HTML()
         self.amount = w.Text(value="1", description="amount", layout=w.Layout(width="230px"))
         self.direction = w.Dropdown(options=list(DIRECTIONS), layout=w.Layout(width="200px"))
         self.message_text = w.Text(value="Hello", description="message")
@@ -154,10 +164,16 @@ class ChannelPanel:
             "message": self.message_button,
             "disconnect": self.disconnect_button,
             "reconnect": self.reconnect_button,
+            "close_solo": self.close_solo_button,
+            "snapshot": self.snapshot_button,
+            "slash": self.slash_button,
+            "settle": self.settle_button,
         }
         for name, button in self.actions.items():
             button.add_class(f"chan-nb-{name}")
             button.on_click(lambda _b, name=name: self.start(name))
+        self.mine_button.add_class("chan-nb-mine")
+        self.mine_button.on_click(lambda _b: self.mine(5))
         for role in ROLES:
             self.approve_buttons[role].on_click(lambda _b, role=role: self.decide(role, True))
             self.reject_buttons[role].on_click(lambda _b, role=role: self.decide(role, False))
@@ -194,6 +210,9 @@ class ChannelPanel:
                 w.HBox([self.amount, self.direction, self.transfer_button]),
                 w.HBox([self.message_text, self.message_button]),
                 w.HBox([self.who, self.disconnect_button, self.reconnect_button]),
+                w.HBox([self.close_solo_button, self.snapshot_button, self.slash_button,
+                        self.settle_button, self.mine_button]),
+                self.chain_line,
                 cards,
                 self.signing_box,
                 self.notices,
@@ -250,7 +269,27 @@ class ChannelPanel:
             return self._reestablish, lambda _: f"channel reestablished at round {i.round}"
         if name == "shutdown":
             return who.shutdown, lambda tx: f"closed mutually by {who.role}: {str(tx)[:24]}…"
+        if name in ("close_solo", "snapshot", "slash", "settle"):
+            act = getattr(who, name)
+            return (
+                act,
+                lambda report: (
+                    f"{name.replace('_', ' ')} by {who.role}: on chain "
+                    f"{getattr(report, 'info', '?')} ({getattr(report, 'tx_type', '?')})"
+                ),
+            )
         raise KeyError(f"no action {name!r}")
+
+    def mine(self, blocks: int = 1) -> None:
+        """Make ``blocks`` blocks on the embedded node (a lock period passes in blocks)."""
+        if self.node is None:
+            self.runner.notify("error", "mine", "only an embedded node makes blocks by hand")
+        else:
+            self.node.mine(blocks)
+            self.runner.notify(
+                "ok", "mine", f"{blocks} blocks: height {self.node.core.chain.height}"
+            )
+        self.refresh()
 
     async def _open(self) -> None:
         i, r = self.sessions["initiator"], self.sessions["responder"]
@@ -352,7 +391,19 @@ class ChannelPanel:
             button.disabled = reason is not None
             button.tooltip = reason or ""
         self.notices.value = view.notices_html(self.runner.notices, list(self.runner.running))
+        self.mine_button.disabled = self.node is None
+        self.chain_line.value = self._chain_view()
         self._draw_frames()
+
+    def _chain_view(self) -> str:
+        if self.node is None:
+            return "<i>on chain: ask the node (not embedded)</i>"
+        chain = self.node.core.chain
+        channel_id = self.sessions["initiator"].channel_id
+        on_chain = None
+        if channel_id is not None:
+            on_chain = chain.channel(encoding.decode(channel_id, "ch"))
+        return view.chain_html(on_chain, chain.height)
 
     def _draw_frames(self) -> None:
         frames = self.sessions["initiator"].recorder.frames

@@ -25,6 +25,7 @@ from chan_nb.widgets.actions import Notice
 
 if TYPE_CHECKING:
     from chan_nb.client.session import Session
+    from chan_nb.node import ChannelObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,10 @@ def unavailable(snaps: dict[str, RoleSnapshot], who: str, payer: str) -> dict[st
         "message": _needs_open(sender, started, no_channel),
         "shutdown": _needs_open(actor, started, no_channel),
         "leave": _needs_open(actor, started, no_channel),
+        "close_solo": _needs_open(actor, started, no_channel),
+        "snapshot": _needs_open(actor, started, no_channel),
+        "slash": _needs_closing(actor, started, no_channel),
+        "settle": _needs_closing(actor, started, no_channel),
         "disconnect": None if actor.connected else f"{who} has no socket",
         "reconnect": (
             no_channel
@@ -158,6 +163,15 @@ def unavailable(snaps: dict[str, RoleSnapshot], who: str, payer: str) -> dict[st
     return rules
 
 
+def _needs_closing(snap: RoleSnapshot, started: bool, no_channel: str) -> str | None:
+    """Slash and settle act on a solo-closing channel (after close solo or can_slash)."""
+    if not started:
+        return no_channel
+    if snap.status != "closing":
+        return f"the {snap.role} is {snap.status}: slash and settle need a solo-closing channel"
+    return None
+
+
 def _needs_open(snap: RoleSnapshot, started: bool, no_channel: str) -> str | None:
     if not started:
         return no_channel
@@ -176,7 +190,30 @@ ACTIONS: Final = (
     "message",
     "disconnect",
     "reconnect",
+    "close_solo",
+    "snapshot",
+    "slash",
+    "settle",
 )
+
+
+def chain_html(on_chain: ChannelObject | None, height: int) -> str:
+    """The dispute section's line: the channel as the (embedded) chain holds it."""
+    if on_chain is None:
+        return f"<i>on chain: no channel yet</i> · height {height}"
+    if on_chain.closed:
+        state = "<b>closed</b> (settled or closed mutually)"
+    elif on_chain.active:
+        state = "<b>active</b>"
+    else:
+        left = max(on_chain.locked_until - height, 0)
+        state = f"<b>solo-closing</b>, locked until height {on_chain.locked_until}" + (
+            f" ({left} blocks to go)" if left else " (may be settled)"
+        )
+    return (
+        f"on chain: {state} · round {on_chain.round} · solo round {on_chain.solo_round} · "
+        f"lock period {on_chain.lock_period} blocks · height {height}"
+    )
 
 
 def role_card(snap: RoleSnapshot, names: dict[str, str]) -> str:
