@@ -75,7 +75,8 @@ async def _opened(s: Session, timeout: float = STEP_TIMEOUT) -> object:
     ``connect``): ``wait_open`` looks at what already arrived first.
     """
     if not s.connected:
-        raise ConnectionLost(f"{s.role}: the socket was cut during the open")
+        seen = [type(e).__name__ + ":" + str(getattr(e, "event", "")) for e in s.events][-6:]
+        raise ConnectionLost(f"{s.role}: the socket was cut during the open (last events {seen})")
     return await s.wait_open(timeout)
 
 
