@@ -841,3 +841,58 @@ def test_erlang_term_order() -> None:
     assert key(Address(ObjectKind.ADDRESS, b"\x00")) < key(Bits(0))  # 'address' < 'bits'
     assert key("aa") < key("b")
     assert decode(bytes.fromhex("2f00")) == FateMap()
+
+
+# -- Iris rules where the old node was lenient -----------------------------------------------
+
+LENIENT = """
+FUNCTION jumpif(int) : int
+  JUMPIF arg0 1
+  RETURNR 1
+FUNCTION lookup(int) : int
+  MAP_LOOKUP a arg0 1
+  RETURN
+FUNCTION short() : int
+  PUSH 1
+  CALL &two
+FUNCTION two(int, int) : int
+  RETURNR arg0
+FUNCTION variant() : variant(tuple(), tuple(int))
+  PUSH 1
+  PUSH 2
+  VARIANT a [0, 1] 1 2
+  RETURN
+"""
+
+
+def test_iris_aborts_where_the_old_node_was_lenient() -> None:
+    iris = vm.IRIS
+    assert error(LENIENT, "jumpif", [5], profile=iris) == (
+        b"Type error on call: 5 is not of type boolean"
+    )
+    assert error(LENIENT, "lookup", [5], profile=iris) == (
+        b"Operation map_lookup expected a map as argument, got 5"
+    )
+    assert error(LENIENT, "short", profile=iris) == b"Stack overflow when pop:ing 2 elements"
+    assert error(LENIENT, "variant", profile=iris) == (
+        b"Bad arguments to make_variant: [[0,1],1,2]"
+    )
+    for fun, args in (("jumpif", [5]), ("lookup", [5]), ("short", []), ("variant", [])):
+        with pytest.raises(vm.VmNotImplemented):
+            run(LENIENT, fun, args, profile=vm.RECORDED_2020)
+
+
+def test_iris_comparison_and_hash_traversals_are_simple() -> None:
+    """Without store maps the node walks operands with the simple model (800 mGas a node)."""
+    long_a, long_b = "x" * 100, "y" * 100
+    # LT 10 + push 1 + two simple walks ⌈0.8⌉ + RETURN 10; result: simple 1 + final ⌈1.8⌉ 2
+    assert run(COMP, "lt", [long_a, long_b], profile=vm.IRIS).gas_used == 10 + 1 + 2 + 10 + 3
+    assert run(COMP, "lt", [long_a, long_b]).gas_used == 10 + 1 + 10
+    # SHA256 100 + walk 1 + push 1 + RETURN 10; result bytes(32): simple 1 + final ⌈32.8⌉
+    assert run(HASHES, "sha256", [long_a], profile=vm.IRIS).gas_used == 100 + 1 + 1 + 10 + 1 + 33
+
+
+def test_iris_calling_init_later_is_refused() -> None:
+    code = "FUNCTION init() : int\n  RETURNR 1\nFUNCTION f() : int\n  CALL &init\n  RETURN\n"
+    assert error(code, "f", profile=vm.IRIS) == b"Calling init is not allowed in this context"
+    assert ok(code, "f", profile=vm.RECORDED_2020) == 1  # no such guard in the old node

@@ -38,16 +38,16 @@ def lookup(m: Machine, code: FateCode, fun_id: bytes) -> Function:
 
 def load_code(m: Machine, pubkey: bytes) -> tuple[FateCode, int] | None:
     """The FATE code and vm version of an off-chain contract (None: no such contract)."""
+    cached = m.code_cache.get(pubkey)
+    if cached is None and m.profile.iris_gas:
+        m.spend(gas.CODE_LOAD_GAS)  # charged before the lookup, as the node does
     obj: ContractObject | None = m.world.contracts.get(pubkey)
     if obj is None:
         return None
     vm = unpack_ct_version(obj.ct_version)[0]
     if vm not in FATE_VMS:
         raise VmNotImplemented(f"calling a vm {vm} (AEVM) contract from FATE is not modelled")
-    cached = m.code_cache.get(pubkey)
     if cached is None:
-        if m.profile.iris_gas:
-            m.spend(gas.CODE_LOAD_GAS)
         try:
             cached = CodeObject.deserialize(obj.code).fate()
         except DecodeError as exc:
@@ -151,7 +151,10 @@ def remote_call(
         if not isinstance(gas_cap, int) or isinstance(gas_cap, bool):
             raise m.type_error(gas_cap, "integer")
         if gas_cap <= 0:
-            raise m.error("Error in call: ~w", ("w", erlang.Atom("bad_gas_cap")))
+            what: object = erlang.Atom("bad_gas_cap")
+            if m.profile.strict_types:  # from Iris the cap is in the reason
+                what = (erlang.Atom("bad_gas_cap"), gas_cap)
+            raise m.error("Error in call: ~w", ("w", what))
         if gas_cap < m.gas:
             m.call_stack.append(GasStore(m.gas - gas_cap))
             m.gas = gas_cap
@@ -161,6 +164,7 @@ def remote_call(
     code = set_remote(m, caller, pubkey)
     function = lookup(m, code, fun_id)
     check_flags(m, function, value > 0, True)
+    guard_init(m, function, False)
     tvars = check_signature(m, args, function)
     callee_sig = (
         "tuple",
@@ -265,3 +269,12 @@ def function_id_of_name(name: str) -> bytes:
     from chan_nb.codec.fate.bytecode import function_id
 
     return function_id(name)
+
+
+INIT_ID = function_id_of_name("init")
+
+
+def guard_init(m: Machine, function: Function, allowed: bool) -> None:
+    """From Iris, ``init`` runs only when creating (vm 5 code may still call it locally)."""
+    if m.profile.guards_init and not allowed and function.id == INIT_ID:
+        raise m.error("Calling init is not allowed in this context")

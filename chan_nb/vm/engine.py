@@ -121,8 +121,7 @@ def execute(
     try:
         function = calls.lookup(m, spec.code, fun_id)
         calls.check_flags(m, function, spec.value > 0, True)
-        if profile.strict_types and not spec.allow_init and function.id == _INIT_ID:
-            raise m.error("Calling init is not allowed in this context")
+        calls.guard_init(m, function, spec.allow_init)
         m.tvars = calls.check_signature(m, args, function)
         calls.bind_args(m, args)
         calls.enter_local(m, function)
@@ -138,9 +137,6 @@ def execute(
     for pubkey, store in stores.items():
         m.world.stores[pubkey] = store
     return ExecResult("ok", encode(result), spec.gas - m.gas, tuple(m.logs), m.world, result)
-
-
-_INIT_ID: Final = calls.function_id_of_name("init")
 
 
 def _reserved(m: Machine) -> int:

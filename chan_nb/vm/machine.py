@@ -147,6 +147,10 @@ class Machine:
 
     def drop(self, n: int) -> list[Value]:
         """Pop ``n`` values, first popped first (a call's arguments)."""
+        if len(self.stack) < n:
+            if self.profile.strict_types:
+                raise self.error("Stack overflow when pop:ing ~p elements", ("p", n))
+            raise VmNotImplemented("popping an empty stack (the old node's void) is not modelled")
         return [self.pop() for _ in range(n)]
 
     # -- operands -------------------------------------------------------------------------

@@ -74,8 +74,11 @@ def _blockhash(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-def _microblock(m: Machine, a: tuple[Operand, ...]) -> int:
-    raise VmNotImplemented("MICROBLOCK is not implemented by the node either")
+def _not_in_node(m: Machine, a: tuple[Operand, ...]) -> int:
+    """MICROBLOCK and DEACTIVATE: unimplemented in the node (both name microblock from Iris)."""
+    if m.profile.strict_types:
+        raise m.error("Operation ~p is not implemented", ("p", erlang.Atom("microblock")))
+    raise VmNotImplemented("MICROBLOCK / DEACTIVATE crash the old node (op_not_implemented_yet)")
 
 
 # -- events ------------------------------------------------------------------------------
@@ -218,7 +221,7 @@ def _retype(name: str, source: ObjectKind, target: ObjectKind) -> Handler:
 def _hash(fn: object) -> Handler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         value = m.read(a[1])
-        m.traverse(value, "unfold_serial")
+        m.traverse(value, "simple")  # unfold_serial only when store maps unfold
         if isinstance(value, str | bytes):
             data = erlang.raw_string(value)
         elif isinstance(value, Bytes):
@@ -273,7 +276,8 @@ HANDLERS: dict[str, Handler] = {
     "BENEFICIARY": _put(lambda m: _account(m.env.beneficiary)),
     "TIMESTAMP": _put(lambda m: m.env.timestamp),
     "GENERATION": _put(lambda m: m.env.height),
-    "MICROBLOCK": _microblock,
+    "MICROBLOCK": _not_in_node,
+    "DEACTIVATE": _not_in_node,
     "DIFFICULTY": _put(lambda m: m.env.difficulty),
     "GASLIMIT": _put(lambda m: m.env.gas_limit),
     "GAS": _put(lambda m: m.gas),

@@ -27,6 +27,7 @@ def _call(m: Machine, a: tuple[Operand, ...]) -> int:
     args = m.drop(len(function.arg_types))
     calls.push_frame(m)
     calls.bind_args(m, args)
+    calls.guard_init(m, function, m.vm_version == 5)
     return calls.enter_local(m, function)
 
 
@@ -34,6 +35,7 @@ def _call_t(m: Machine, a: tuple[Operand, ...]) -> int:
     function = calls.lookup(m, m.code, calls.fun_id_of(m, m.read(a[0])))
     args = m.drop(len(function.arg_types))
     calls.bind_args(m, args)
+    calls.guard_init(m, function, m.vm_version == 5)
     return calls.enter_local(m, function)
 
 
