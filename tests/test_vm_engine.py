@@ -896,3 +896,60 @@ def test_iris_calling_init_later_is_refused() -> None:
     code = "FUNCTION init() : int\n  RETURNR 1\nFUNCTION f() : int\n  CALL &init\n  RETURN\n"
     assert error(code, "f", profile=vm.IRIS) == b"Calling init is not allowed in this context"
     assert ok(code, "f", profile=vm.RECORDED_2020) == 1  # no such guard in the old node
+
+
+PROTECTED = """
+FUNCTION payable safe(contract, int) : variant(tuple(), tuple(int))
+  PUSH arg1
+  PUSH 10000
+  PUSH 5
+  PUSH arg0
+  CALL_PGR a &pay 'tuple(int) 'int a a true
+  RETURN
+FUNCTION payable safe_missing() : variant(tuple(), tuple(int))
+  PUSH 1
+  PUSH 10000
+  PUSH 0
+  PUSH @ct_2nEcGLJTonCbWwu617VVUuBd6DZ4FVSvkGvvNeXaPs5ZeqCdbq
+  CALL_PGR a &pay 'tuple(int) 'int a a true
+  RETURN
+"""
+
+PAYEE = (
+    """
+FUNCTION payable pay(int) : int
+  SPEND @ak_"""
+    + encoding.encode("ak", b"\x66" * 32)[3:]
+    + """ 50
+  EQ var0 arg0 0
+  JUMPIF var0 2
+  RETURNR arg0
+  EXIT "inner"
+"""
+)
+
+
+def test_protected_remote_calls() -> None:
+    """CALL_PGR: Some(result) on success; on failure None, the callee's effects rolled back
+    (its SPEND and the value sent), the gas left before the failing instruction kept."""
+    payee = Address(ObjectKind.CONTRACT, OTHER)
+    for profile in (vm.RECORDED_2020, vm.IRIS):
+        world = world_with({CONTRACT: PROTECTED, OTHER: PAYEE}, balance=100)
+        good = run(PROTECTED, "safe", [payee, 7], world=world, profile=profile)
+        assert good.value == Variant((0, 1), 1, (7,))
+        assert good.world is not None and good.world.balance(OTHER) == 100 + 5 - 50
+        assert good.world.balance(b"\x66" * 32) == 50
+        bad = run(PROTECTED, "safe", [payee, 0], world=world, profile=profile)
+        assert bad.return_type == "ok" and bad.value == Variant((0, 1), 0, ())
+        assert bad.world is not None
+        assert bad.world.balance(OTHER) == 100 and bad.world.balance(CONTRACT) == 100
+        assert bad.world.balance(b"\x66" * 32) is None
+        missing = run(PROTECTED, "safe_missing", world=world, profile=profile)
+        assert missing.value == Variant((0, 1), 0, ())
+    world = world_with({CONTRACT: PROTECTED, OTHER: PAYEE}, balance=100)
+    bad = run(PROTECTED, "safe", [payee, 0], world=world)
+    # caller: 4 PUSH × 11, CALL_PGR 100, RETURN 10; callee until EXIT: SPEND 100, EQ 10 + 0
+    # (to a var), JUMPIF 10 — the EXIT's own base is not charged (it is the failing step)
+    assert bad.gas_used == 44 + 100 + 100 + 10 + 10 + 10
+    # setup failure: the gas before the attempt, and the None pushed (1 cell)
+    assert run(PROTECTED, "safe_missing", world=world).gas_used == 44 + 100 + 1 + 10

@@ -151,7 +151,17 @@ def _run(m: Machine) -> None:
             raise m.error("Trying to jump to non existing bb: ~p", ("p", m.bb))
         target = NEXT
         for instruction in blocks[m.bb]:
-            target = _step(m, instruction)
+            if not m.has_protected():
+                target = _step(m, instruction)
+            else:  # a failure may be caught: note the machine as it was before the step
+                before = m.unwind_point()
+                try:
+                    target = _step(m, instruction)
+                except (FateError, FateRevert):
+                    resume = calls.catch_protected(m, before)
+                    if resume is None:
+                        raise
+                    target = resume
             if target != NEXT:
                 break
         if target == STOP:

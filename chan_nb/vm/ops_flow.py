@@ -7,7 +7,7 @@ from collections.abc import Callable
 from chan_nb.codec.fate.bytecode import Operand
 from chan_nb.codec.fate.values import Variant
 from chan_nb.vm import calls, erlang
-from chan_nb.vm.errors import FateError, FateRevert, VmNotImplemented
+from chan_nb.vm.errors import FateError, FateRevert
 from chan_nb.vm.machine import NEXT, Machine, lenient
 
 Handler = Callable[[Machine, tuple[Operand, ...]], int]
@@ -53,11 +53,9 @@ def _call_pgr(m: Machine, a: tuple[Operand, ...]) -> int:
     contract, arg_t, ret_t, value, cap, protected = (
         m.read(x) for x in (a[0], a[2], a[3], a[4], a[5], a[6])
     )
-    if protected is False:
-        return calls.remote_call(m, contract, a[1].value, arg_t, ret_t, value, cap)
-    if protected is True:
-        raise VmNotImplemented("protected remote calls (CALL_PGR with true) are not implemented")
-    raise m.type_error(protected, "bool")
+    if not isinstance(protected, bool):
+        raise m.type_error(protected, "bool")
+    return calls.remote_call(m, contract, a[1].value, arg_t, ret_t, value, cap, protected)
 
 
 def _jump(m: Machine, a: tuple[Operand, ...]) -> int:

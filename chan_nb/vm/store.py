@@ -36,6 +36,9 @@ class StoreCache:
     values: dict[int, Value] = field(default_factory=dict)
     dirty: set[int] = field(default_factory=set)
 
+    def copy(self) -> StoreCache:
+        return StoreCache(self.raw, dict(self.values), set(self.dirty))
+
     def is_cached(self, register: int) -> bool:
         return register in self.values
 
