@@ -953,3 +953,22 @@ def test_protected_remote_calls() -> None:
     assert bad.gas_used == 44 + 100 + 100 + 10 + 10 + 10
     # setup failure: the gas before the attempt, and the None pushed (1 cell)
     assert run(PROTECTED, "safe_missing", world=world).gas_used == 44 + 100 + 1 + 10
+
+
+DEEP = """
+FUNCTION nest(int) : any
+  PUSH ()
+  JUMP 1
+  TUPLE a 1
+  DEC arg0
+  GT var0 arg0 0
+  JUMPIF var0 1
+  RETURN
+"""
+
+
+def test_deep_values_are_refused_not_crashed() -> None:
+    assert len(run(DEEP, "nest", [50]).return_value) == 51  # 50 one-tuples around ()
+    for n, profile in ((200, vm.RECORDED_2020), (5000, vm.IRIS)):
+        with pytest.raises(vm.VmNotImplemented):
+            run(DEEP, "nest", [n], profile=profile)

@@ -95,7 +95,24 @@ def valid_call(call_data: bytes) -> tuple[bytes, list[Value]] | None:
 def execute(
     world: World, spec: CallSpec, env: ChainEnv, onchain: OnChain, profile: Profile
 ) -> ExecResult:
-    """Run ``spec`` against ``world`` (not modified) with the node rules of ``profile``."""
+    """Run ``spec`` against ``world`` (not modified) with the node rules of ``profile``.
+
+    Values nested deeper than the codec encodes (``MAX_NESTING``) or than Python's
+    recursion allows raise VmNotImplemented: the node would handle them, this VM refuses.
+    """
+    try:
+        return _execute(world, spec, env, onchain, profile)
+    except RecursionError:
+        raise VmNotImplemented("a value nested too deep for this VM") from None
+    except ValueError as exc:
+        if "nested deeper" in str(exc):
+            raise VmNotImplemented(f"a value the codec cannot encode: {exc}") from None
+        raise
+
+
+def _execute(
+    world: World, spec: CallSpec, env: ChainEnv, onchain: OnChain, profile: Profile
+) -> ExecResult:
     parsed = valid_call(spec.call_data)
     if parsed is None:
         return ExecResult("error", b"bad_call_data", spec.gas, (), None)
