@@ -715,6 +715,12 @@ FUNCTION payable tick() : unit
 FUNCTION payable put_map() : unit
   MAP_EMPTY store1
   RETURNR ()
+FUNCTION payable put_list(list(tuple(int, int))) : unit
+  MAP_FROM_LIST store1 arg0
+  RETURNR ()
+FUNCTION payable size() : int
+  MAP_SIZE a store1
+  RETURN
 """
 
 
@@ -731,10 +737,19 @@ def test_store_writes_and_their_gas() -> None:
     assert world.stores[CONTRACT][b"\x00\x01"] == b"\x2a"  # execute does not touch its input
 
 
-def test_store_maps_are_refused_not_guessed() -> None:
+def test_small_maps_stay_inline_and_store_maps_are_refused() -> None:
+    """Under 100 serialized bytes a map in the state is stored inline (the node's
+    STORE_MAP_THRESHOLD); a bigger one would become a store map, which is refused."""
     world = world_with({CONTRACT: COUNTER})
-    with pytest.raises(vm.VmNotImplemented, match="store maps"):
-        run(COUNTER, "put_map", world=world)
+    empty = run(COUNTER, "put_map", world=world)
+    # MAP_EMPTY 10 + 2 cells, RETURNR 11, register 1 = 2f 00: 5 × (2 + 2), metadata 20
+    assert empty.gas_used == 12 + 11 + 20 + 20
+    assert empty.world is not None and empty.world.stores[CONTRACT][b"\x00\x01"] == b"\x2f\x00"
+    small = run(COUNTER, "put_list", [[(i, i) for i in range(10)]], world=world)
+    assert small.world is not None
+    assert run(COUNTER, "size", world=small.world).value == 10
+    with pytest.raises(vm.VmNotImplemented, match="store map"):
+        run(COUNTER, "put_list", [[(i, i) for i in range(60)]], world=world)
 
 
 # -- remote calls ---------------------------------------------------------------------------
