@@ -987,3 +987,25 @@ def test_deep_values_are_refused_not_crashed() -> None:
     for n, profile in ((200, vm.RECORDED_2020), (5000, vm.IRIS)):
         with pytest.raises(vm.VmNotImplemented):
             run(DEEP, "nest", [n], profile=profile)
+
+
+def test_bytecode_hash_from_iris() -> None:
+    from chan_nb.codec.hashing import blake2b_256
+
+    code = "FUNCTION h(contract) : variant(tuple(), tuple(bytes(32)))\n  BYTECODE_HASH a arg0\n  RETURN\n"
+    world = world_with({CONTRACT: code})
+    serialized = assemble(code).serialize()
+    me = Address(ObjectKind.CONTRACT, CONTRACT)
+    result = run(code, "h", [me], world=world, profile=vm.IRIS)
+    assert result.value == Variant((0, 1), 1, (Bytes(blake2b_256(serialized)),))
+    # 100 + 1 per code byte + push, RETURN; Some(bytes(32)): simple ⌈3.2⌉ + final ⌈35.2⌉
+    assert result.gas_used == 100 + len(serialized) + 1 + 10 + 4 + 36
+    missing = run(code, "h", [Address(ObjectKind.CONTRACT, b"\x99" * 32)], profile=vm.IRIS)
+    assert missing.value == Variant((0, 1), 0, ()) and missing.gas_used > 4900  # load first
+    with pytest.raises(vm.VmNotImplemented, match="recorded node"):
+        run(code, "h", [me], world=world)
+
+
+def test_typereps_print_as_the_node_prints_them() -> None:
+    bad = "FUNCTION f() : int\n  ADD a 'list(int) 1\n  RETURN\n"
+    assert error(bad, "f") == b"Bad arguments to add: [{typerep,{list,integer}},1]"

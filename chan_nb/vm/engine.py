@@ -190,6 +190,8 @@ def _step(m: Machine, instruction: Instruction) -> int:
     op = instruction.op
     if not op.off_chain:
         raise m.error("Operation ~p not allowed off chain", ("p", erlang.Atom(op.name)))
+    if not m.profile.iris_gas and (0xA3 <= op.code <= 0xB6 or 0xF0 <= op.code <= 0xF3):
+        raise VmNotImplemented(f"{op.name} is not in the recorded node's instruction set")
     if m.vm_version < op.from_vm or (op.until_vm is not None and m.vm_version > op.until_vm):
         raise VmNotImplemented(f"{op.name} under vm {m.vm_version} (the node's version check)")
     handler = HANDLERS.get(op.name)
