@@ -992,7 +992,11 @@ def test_deep_values_are_refused_not_crashed() -> None:
 def test_bytecode_hash_from_iris() -> None:
     from chan_nb.codec.hashing import blake2b_256
 
-    code = "FUNCTION h(contract) : variant(tuple(), tuple(bytes(32)))\n  BYTECODE_HASH a arg0\n  RETURN\n"
+    code = (
+        "FUNCTION h(contract) : variant(tuple(), tuple(bytes(32)))\n"
+        "  BYTECODE_HASH a arg0\n"
+        "  RETURN\n"
+    )
     world = world_with({CONTRACT: code})
     serialized = assemble(code).serialize()
     me = Address(ObjectKind.CONTRACT, CONTRACT)
