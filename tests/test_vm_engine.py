@@ -1013,3 +1013,23 @@ def test_bytecode_hash_from_iris() -> None:
 def test_typereps_print_as_the_node_prints_them() -> None:
     bad = "FUNCTION f() : int\n  ADD a 'list(int) 1\n  RETURN\n"
     assert error(bad, "f") == b"Bad arguments to add: [{typerep,{list,integer}},1]"
+
+
+WHO = """
+FUNCTION payable me() : address
+  ADDRESS a
+  RETURN
+FUNCTION payable who(contract) : address
+  PUSH 0
+  PUSH arg0
+  CALL_R a &caller 'tuple() 'address a
+  RETURN
+"""
+
+
+def test_contract_addresses_are_addresses() -> None:
+    """ADDRESS and a remote callee's CALLER are address values (ak_), as make_address."""
+    world = world_with({CONTRACT: WHO, OTHER: ENV})
+    assert ok(WHO, "me", world=world) == Address(ObjectKind.ADDRESS, CONTRACT)
+    callee = Address(ObjectKind.CONTRACT, OTHER)
+    assert ok(WHO, "who", [callee], world=world) == Address(ObjectKind.ADDRESS, CONTRACT)

@@ -251,7 +251,9 @@ class Machine:
     # -- values of the environment --------------------------------------------------------
     @property
     def address(self) -> Address:
-        return Address(ObjectKind.CONTRACT, self.contract)
+        """The current contract as an *address* (``make_address``: ADDRESS, a remote
+        callee's CALLER), not as a contract value."""
+        return Address(ObjectKind.ADDRESS, self.contract)
 
 
 def lenient(m: Machine, value: Value, type_name: str) -> FateError:
