@@ -1033,3 +1033,66 @@ def test_contract_addresses_are_addresses() -> None:
     assert ok(WHO, "me", world=world) == Address(ObjectKind.ADDRESS, CONTRACT)
     callee = Address(ObjectKind.CONTRACT, OTHER)
     assert ok(WHO, "who", [callee], world=world) == Address(ObjectKind.ADDRESS, CONTRACT)
+
+
+ORACLES = """
+FUNCTION fee(oracle) : int
+  ORACLE_QUERY_FEE a arg0
+  RETURN
+FUNCTION expiry(oracle) : int
+  ORACLE_EXPIRY a arg0
+  RETURN
+FUNCTION check(oracle) : bool
+  ORACLE_CHECK a arg0 'string 'int
+  RETURN
+FUNCTION check_query(oracle, oracle_query) : bool
+  ORACLE_CHECK_QUERY a arg0 arg1 'string 'int
+  RETURN
+FUNCTION question(oracle, oracle_query) : string
+  ORACLE_GET_QUESTION a arg0 arg1 'string 'int
+  RETURN
+FUNCTION answer(oracle, oracle_query) : variant(tuple(), tuple(int))
+  ORACLE_GET_ANSWER a arg0 arg1 'string 'int
+  RETURN
+"""
+
+
+def test_oracle_reads_come_from_the_pinned_chain() -> None:
+    from chan_nb.codec.fate import encode
+    from chan_nb.codec.fate import types as ft
+
+    oracle_pk, asked, answered = b"\x0c" * 32, b"\x0d" * 32, b"\x0e" * 32
+    chain = vm.StaticOnChain(
+        oracles={oracle_pk: vm.OracleInfo(encode(ft.STRING), encode(ft.INT), query_fee=7, ttl=500)},
+        queries={
+            (oracle_pk, asked): vm.OracleQuery(encode("how much?")),
+            (oracle_pk, answered): vm.OracleQuery(encode("and now?"), encode(42)),
+        },
+    )
+    oracle = Address(ObjectKind.ORACLE, oracle_pk)
+    q_asked = Address(ObjectKind.ORACLE_QUERY, asked)
+    q_answered = Address(ObjectKind.ORACLE_QUERY, answered)
+    assert ok(ORACLES, "fee", [oracle], onchain=chain) == 7
+    assert run(ORACLES, "fee", [oracle], onchain=chain).gas_used == 100 + 1 + 10
+    assert (
+        run(ORACLES, "fee", [oracle], onchain=chain, profile=vm.IRIS).gas_used
+        == 2000 + 1 + 10 + 1 + 2
+    )
+    assert ok(ORACLES, "expiry", [oracle], onchain=chain) == 500
+    assert ok(ORACLES, "check", [oracle], onchain=chain) is True
+    assert ok(ORACLES, "check_query", [oracle, q_asked], onchain=chain) is True
+    assert ok(ORACLES, "question", [oracle, q_asked], onchain=chain) == "how much?"
+    assert ok(ORACLES, "answer", [oracle, q_asked], onchain=chain) == Variant((0, 1), 0, ())
+    assert ok(ORACLES, "answer", [oracle, q_answered], onchain=chain) == Variant((0, 1), 1, (42,))
+    unknown = Address(ObjectKind.ORACLE, b"\x0f" * 32)
+    assert error(ORACLES, "fee", [unknown], onchain=chain) == (
+        b"Error in oracle_query_fee: oracle_does_not_exist"
+    )
+    assert ok(ORACLES, "check", [unknown], onchain=chain) is False
+    assert error(ORACLES, "question", [unknown, q_asked], onchain=chain) == (
+        b"Error in oracle_get_question: oracle_not_found"
+    )
+    missing = Address(ObjectKind.ORACLE_QUERY, b"\x10" * 32)
+    assert error(ORACLES, "answer", [oracle, missing], onchain=chain) == (
+        b"Error in oracle_get_answer: query_not_found"
+    )

@@ -37,7 +37,15 @@ block), :class:`OnChain` (names, oracles, on-chain accounts of the pinned block;
 
 from __future__ import annotations
 
-from chan_nb.vm.chain import RECORDED_ENV, ChainEnv, OnChain, PointerKind, StaticOnChain
+from chan_nb.vm.chain import (
+    RECORDED_ENV,
+    ChainEnv,
+    OnChain,
+    OracleInfo,
+    OracleQuery,
+    PointerKind,
+    StaticOnChain,
+)
 from chan_nb.vm.channel import (
     REFUSAL_CODES,
     ChannelContext,
@@ -68,6 +76,8 @@ __all__ = [
     "ContractUpdate",
     "ExecResult",
     "OnChain",
+    "OracleInfo",
+    "OracleQuery",
     "PointerKind",
     "Profile",
     "RoundResult",

@@ -2,8 +2,8 @@
 
 :class:`ChainEnv` is the pinned block's environment (height, time, beneficiary …);
 :class:`OnChain` is the read-only on-chain state of that block that FATE may consult
-inside a channel — names, oracles, accounts — as an interface the embedded node (or a
-test) implements; :class:`StaticOnChain` is a plain in-memory one.
+inside a channel — names, oracles and their queries, accounts — as an interface the
+embedded node (or a test) implements; :class:`StaticOnChain` is a plain in-memory one.
 """
 
 from __future__ import annotations
@@ -32,6 +32,25 @@ class ChainEnv:
     key_block_hashes: Mapping[int, bytes] = field(default_factory=dict)  # for BLOCKHASH
 
 
+@dataclass(frozen=True, slots=True)
+class OracleInfo:
+    """An on-chain oracle as FATE reads it (``aeo_oracles``)."""
+
+    query_format: bytes  # FATE: the serialized typerep of the question type
+    response_format: bytes
+    query_fee: int
+    ttl: int  # absolute expiry height
+    abi_version: int = 3  # 3 FATE; 0 a "no VM" oracle (string questions and answers)
+
+
+@dataclass(frozen=True, slots=True)
+class OracleQuery:
+    """An on-chain oracle query (``aeo_query``): the raw question and response bytes."""
+
+    question: bytes
+    response: bytes | None = None  # None: not answered yet
+
+
 class OnChain(Protocol):
     """On-chain state of the pinned block (read only)."""
 
@@ -45,6 +64,14 @@ class OnChain(Protocol):
 
     def is_oracle(self, pubkey: bytes) -> bool: ...
 
+    def oracle(self, pubkey: bytes) -> OracleInfo | None:
+        """The oracle registered at ``pubkey`` (None: none)."""
+        ...
+
+    def oracle_query(self, oracle: bytes, query_id: bytes) -> OracleQuery | None:
+        """Query ``query_id`` of oracle ``oracle`` (None: no such query)."""
+        ...
+
     def is_contract(self, pubkey: bytes) -> bool: ...
 
     def is_payable(self, pubkey: bytes) -> bool: ...
@@ -56,7 +83,8 @@ class StaticOnChain:
 
     accounts: dict[bytes, int] = field(default_factory=dict)
     names: dict[bytes, dict[bytes, tuple[PointerKind, bytes]]] = field(default_factory=dict)
-    oracles: set[bytes] = field(default_factory=set)
+    oracles: dict[bytes, OracleInfo] = field(default_factory=dict)
+    queries: dict[tuple[bytes, bytes], OracleQuery] = field(default_factory=dict)
     contracts: set[bytes] = field(default_factory=set)
     not_payable: set[bytes] = field(default_factory=set)
 
@@ -68,6 +96,12 @@ class StaticOnChain:
 
     def is_oracle(self, pubkey: bytes) -> bool:
         return pubkey in self.oracles
+
+    def oracle(self, pubkey: bytes) -> OracleInfo | None:
+        return self.oracles.get(pubkey)
+
+    def oracle_query(self, oracle: bytes, query_id: bytes) -> OracleQuery | None:
+        return self.queries.get((oracle, query_id))
 
     def is_contract(self, pubkey: bytes) -> bool:
         return pubkey in self.contracts
@@ -83,4 +117,12 @@ RECORDED_ENV: Final = ChainEnv(
     beneficiary=encoding.decode("ak_2evAxTKozswMyw9kXkvjJt3MbomCR1nLrf91BduXKdJLrvaaZt", "ak"),
 )
 
-__all__ = ["RECORDED_ENV", "ChainEnv", "OnChain", "PointerKind", "StaticOnChain"]
+__all__ = [
+    "RECORDED_ENV",
+    "ChainEnv",
+    "OnChain",
+    "OracleInfo",
+    "OracleQuery",
+    "PointerKind",
+    "StaticOnChain",
+]
