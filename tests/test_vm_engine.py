@@ -1096,3 +1096,24 @@ def test_oracle_reads_come_from_the_pinned_chain() -> None:
     assert error(ORACLES, "answer", [oracle, missing], onchain=chain) == (
         b"Error in oracle_get_answer: query_not_found"
     )
+
+
+def test_oracle_reads_need_an_oracle_view() -> None:
+    class NamesOnly:  # an OnChain without OnChainOracles (as the embedded node's chain)
+        def account_balance(self, pubkey: bytes) -> int | None:
+            return None
+
+        def resolve_name(self, name: bytes, key: bytes) -> tuple[vm.PointerKind, bytes] | None:
+            return None
+
+        def is_oracle(self, pubkey: bytes) -> bool:
+            return False
+
+        def is_contract(self, pubkey: bytes) -> bool:
+            return False
+
+        def is_payable(self, pubkey: bytes) -> bool:
+            return True
+
+    with pytest.raises(vm.VmNotImplemented, match="OnChainOracles"):
+        run(ORACLES, "fee", [Address(ObjectKind.ORACLE, b"\x0c" * 32)], onchain=NamesOnly())

@@ -79,12 +79,6 @@ class ScenarioNames:
     def is_oracle(self, pubkey: bytes) -> bool:
         return False
 
-    def oracle(self, pubkey: bytes) -> vm.OracleInfo | None:
-        return None
-
-    def oracle_query(self, oracle: bytes, query_id: bytes) -> vm.OracleQuery | None:
-        return None
-
     def is_contract(self, pubkey: bytes) -> bool:
         return False
 

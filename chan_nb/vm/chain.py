@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Final, Literal, Protocol, runtime_checkable
 
 from chan_nb.codec import encoding
 from chan_nb.vm.gas import BLOCK_GAS_LIMIT
@@ -64,6 +64,19 @@ class OnChain(Protocol):
 
     def is_oracle(self, pubkey: bytes) -> bool: ...
 
+    def is_contract(self, pubkey: bytes) -> bool: ...
+
+    def is_payable(self, pubkey: bytes) -> bool: ...
+
+
+@runtime_checkable
+class OnChainOracles(Protocol):
+    """Optional: an :class:`OnChain` that can also show oracles and their queries.
+
+    The oracle-reading instructions need it; with an :class:`OnChain` that lacks it they
+    raise VmNotImplemented (the embedded node's chain has no oracles).
+    """
+
     def oracle(self, pubkey: bytes) -> OracleInfo | None:
         """The oracle registered at ``pubkey`` (None: none)."""
         ...
@@ -72,14 +85,11 @@ class OnChain(Protocol):
         """Query ``query_id`` of oracle ``oracle`` (None: no such query)."""
         ...
 
-    def is_contract(self, pubkey: bytes) -> bool: ...
-
-    def is_payable(self, pubkey: bytes) -> bool: ...
-
 
 @dataclass
 class StaticOnChain:
-    """An :class:`OnChain` held in dicts (names map name → key → (kind, pubkey))."""
+    """An :class:`OnChain` (and :class:`OnChainOracles`) held in dicts (names map name →
+    key → (kind, pubkey))."""
 
     accounts: dict[bytes, int] = field(default_factory=dict)
     names: dict[bytes, dict[bytes, tuple[PointerKind, bytes]]] = field(default_factory=dict)
@@ -121,6 +131,7 @@ __all__ = [
     "RECORDED_ENV",
     "ChainEnv",
     "OnChain",
+    "OnChainOracles",
     "OracleInfo",
     "OracleQuery",
     "PointerKind",

@@ -25,7 +25,7 @@ from chan_nb.codec.fate.values import (
 from chan_nb.errors import DecodeError
 from chan_nb.vm import crypto, erlang, gas, typecheck
 from chan_nb.vm.calls import load_code
-from chan_nb.vm.chain import OracleInfo
+from chan_nb.vm.chain import OnChainOracles, OracleInfo
 from chan_nb.vm.errors import VmNotImplemented
 from chan_nb.vm.machine import NEXT, Machine
 from chan_nb.vm.ops_data import Handler, is_int
@@ -208,9 +208,15 @@ def _oracle_error(m: Machine, op: str, what: str) -> Exception:
     return m.error("Error in ~w: ~w", ("w", erlang.Atom(op)), ("w", erlang.Atom(what)))
 
 
+def _oracles(m: Machine) -> OnChainOracles:
+    if not isinstance(m.onchain, OnChainOracles):
+        raise VmNotImplemented("the on-chain view given shows no oracles (OnChainOracles)")
+    return m.onchain
+
+
 def _typed_oracle(m: Machine, pubkey: bytes, qtype: Value, rtype: Value) -> tuple[str, object]:
     """``find_oracle_with_type``: ("ok", oracle) or ("error", reason)."""
-    oracle = m.onchain.oracle(pubkey)
+    oracle = _oracles(m).oracle(pubkey)
     if oracle is None:
         return "error", "oracle_not_found"
     string = ft.STRING
@@ -232,7 +238,7 @@ def _oracle_types(m: Machine, op: str, qtype: Value, rtype: Value) -> None:
 def _oracle_int(field_name: str, op: str) -> Handler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         pubkey = _oracle_arg(m, m.read(a[1]))
-        oracle = m.onchain.oracle(pubkey)
+        oracle = _oracles(m).oracle(pubkey)
         if oracle is None:
             raise _oracle_error(m, op, "oracle_does_not_exist")
         m.write(a[0], getattr(oracle, field_name))
@@ -255,7 +261,7 @@ def _oracle_check_query(m: Machine, a: tuple[Operand, ...]) -> int:
     query_id = _query_arg(m, query)
     _oracle_types(m, "oracle_check", qtype, rtype)
     found = _typed_oracle(m, pubkey, qtype, rtype)[0] == "ok"
-    m.write(a[0], found and m.onchain.oracle_query(pubkey, query_id) is not None)
+    m.write(a[0], found and _oracles(m).oracle_query(pubkey, query_id) is not None)
     return NEXT
 
 
@@ -271,7 +277,7 @@ def _oracle_read(op: str) -> Handler:
         if status == "error":
             raise _oracle_error(m, op, str(info))
         assert isinstance(info, OracleInfo)
-        found = m.onchain.oracle_query(pubkey, query_id)
+        found = _oracles(m).oracle_query(pubkey, query_id)
         if found is None:
             raise _oracle_error(m, op, "query_not_found")
         raw = found.question if op == "oracle_get_question" else found.response
