@@ -192,3 +192,17 @@ def test_apply_round_mixes_transfers_and_contract_updates() -> None:
         vm.apply_round(
             made.trees, [upd.OffChainTransfer(Id.account(A), Id.account(B), 989)], 3, ctx()
         )
+
+
+def test_transfers_name_only_the_participants() -> None:
+    made = create(opened())
+    stranger = b"\x0c" * 32
+    spent = made.trees.accounts | {stranger: made.trees.accounts[B]}  # an account SPEND made
+    state = StateTrees(accounts=spent, contracts=made.trees.contracts)
+    pay = upd.OffChainTransfer(Id.account(A), Id.account(stranger), 1)
+    strict = vm.ChannelContext(
+        vm.RECORDED_ENV, vm.StaticOnChain(), vm.RECORDED_2020, 2, frozenset({A, B})
+    )
+    with pytest.raises(Exception, match="participants"):
+        vm.apply_round(state, [pay], 3, strict)
+    assert vm.apply_round(state, [pay], 3, ctx()).trees.balances()[stranger] == 501

@@ -9,7 +9,8 @@ gas, traversal / store-read / code-load gas, FATE order, refunds). See ``docs/fa
 The channel-level API (stable; what the embedded node and the client use)::
 
     ctx = ChannelContext(env=ChainEnv(height, timestamp, beneficiary), onchain=StaticOnChain(),
-                         profile=IRIS, reserve=channel_reserve)
+                         profile=IRIS, reserve=channel_reserve,
+                         participants=frozenset({initiator, responder}))  # optional
 
     new_round(trees: StateTrees) -> StateTrees
         # the calls tree emptied: apply a round's updates to this

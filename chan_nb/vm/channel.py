@@ -68,6 +68,9 @@ class ChannelContext:
     onchain: OnChain = field(default_factory=StaticOnChain)
     profile: Profile = IRIS
     reserve: int = 0  # the channel reserve (participants must keep it)
+    #: the two participants (transfers, deposits and withdrawals name only them); None:
+    #: every account that is not a contract's
+    participants: frozenset[bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,7 @@ def apply_round(
     """All updates of round ``round_`` on the previous round's trees (calls tree emptied first).
 
     Transfers, deposits and withdrawals follow :func:`chan_nb.codec.state.apply_updates`
-    (participants: the accounts that are not contracts).
+    (participants: ``ctx.participants``, else the accounts that are not contracts).
     """
     current = new_round(trees)
     made: list[ct.CallObject] = []
@@ -265,7 +268,9 @@ def apply_round(
 
 def _apply_balances(trees: StateTrees, update: upd.Update, ctx: ChannelContext) -> StateTrees:
     world = World.from_trees(trees)
-    participants = {pk for pk in world.accounts if pk not in world.contracts}
+    participants = ctx.participants
+    if participants is None:
+        participants = frozenset(pk for pk in world.accounts if pk not in world.contracts)
     balances = {pk: acc.balance for pk, acc in world.accounts.items()}
     new = balance_rules.apply_updates(
         balances, [update], balance_rules.by_pubkey, participants=participants, reserve=ctx.reserve
