@@ -851,7 +851,7 @@ def test_erlang_term_texts() -> None:
 
 
 def test_erlang_term_order() -> None:
-    key = erlang.order_key
+    key = erlang.term_order_key
     assert key(1) < key(True) < key((1,)) < key(FateMap()) < key([]) < key([0]) < key("")
     assert key(Address(ObjectKind.ADDRESS, b"\x00")) < key(Bits(0))  # 'address' < 'bits'
     assert key("aa") < key("b")

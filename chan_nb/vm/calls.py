@@ -18,8 +18,9 @@ from chan_nb.codec.updates import unpack_ct_version
 from chan_nb.errors import DecodeError
 from chan_nb.vm import erlang, gas, typecheck
 from chan_nb.vm.errors import FateError, FateRevert, VmNotImplemented
-from chan_nb.vm.machine import NEXT, STOP, Frame, GasStore, Machine, ReturnCheck
+from chan_nb.vm.machine import NEXT, STOP, CallFrame, GasStore, Machine, ReturnCheck
 
+#: the FATE vm versions (5 FATE_SOPHIA_1, 7 _2, 8 _3); the others are AEVM
 FATE_VMS = frozenset({5, 7, 8})
 
 
@@ -68,7 +69,7 @@ def check_signature(m: Machine, args: list[Value], function: Function) -> dict[i
     types = [typecheck.declared(t) for t in function.arg_types]
     if len(types) != len(args):
         raise m.error("Expected ~p arguments, got ~p", ("p", len(types)), ("p", len(args)))
-    tvars = typecheck.check(("tuple", tuple(types)), tuple(args))
+    tvars = typecheck.matches(("tuple", tuple(types)), tuple(args))
     if tvars is None:
         raise m.error(
             "Type error on call: ~p is not of type ~p",
@@ -91,7 +92,7 @@ def enter_local(m: Machine, function: Function) -> int:
 def push_frame(m: Machine) -> None:
     """Save the caller (resume at the next BB) and give the callee an empty stack."""
     m.call_stack.append(
-        Frame(
+        CallFrame(
             m.caller,
             m.contract,
             m.code,
@@ -247,7 +248,7 @@ def do_return(m: Machine) -> int:
         entry = m.call_stack.pop()
         if isinstance(entry, ReturnCheck):
             m.traverse(result, "simple")
-            found = typecheck.check(entry.ret_type, result)
+            found = typecheck.matches(entry.ret_type, result)
             merged = None if found is None else typecheck._merge(found, entry.tvars)
             if entry.protected:
                 if merged is None:  # a protected call's bad return rolls back to None
@@ -338,7 +339,7 @@ def catch_protected(m: Machine, before: dict[str, Any]) -> int | None:
         entry = m.call_stack.pop()
         if isinstance(entry, GasStore):
             m.gas += entry.gas
-        elif isinstance(entry, Frame):
+        elif isinstance(entry, CallFrame):
             if entry.contract != m.contract:
                 while m.seen and m.seen[0] != entry.contract:
                     m.seen.pop(0)

@@ -26,6 +26,7 @@ from chan_nb.codec.fate.code import CodeObject
 from chan_nb.codec.ids import Id
 from chan_nb.codec.trees import Account, StateTrees
 from chan_nb.errors import ChanNbError, DecodeError
+from chan_nb.vm.calls import FATE_VMS
 from chan_nb.vm.chain import ChainEnv, OnChain, StaticOnChain
 from chan_nb.vm.engine import CallSpec, ExecResult, execute, valid_call
 from chan_nb.vm.errors import VmNotImplemented
@@ -35,7 +36,6 @@ from chan_nb.vm.world import World
 #: gas of the ``init`` run of a new contract (``aect_channel_contract``)
 INIT_GAS: Final = 1_000_000
 FATE_ABI: Final = 3
-FATE_VMS: Final = frozenset({5, 7, 8})
 AEVM_VMS: Final = frozenset({1, 3, 4, 6})
 RETURN_TYPE_CODE: Final = {"ok": 0, "error": 1, "revert": 2}
 

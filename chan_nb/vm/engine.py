@@ -9,10 +9,11 @@ VM does not model raises :class:`~chan_nb.vm.errors.VmNotImplemented`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final
 
 from chan_nb.codec import contracts as ct
 from chan_nb.codec.fate.bytecode import FateCode, Instruction
+from chan_nb.codec.fate.calldata import ReturnType
 from chan_nb.codec.fate.types import ObjectKind
 from chan_nb.codec.fate.values import Address, Value, decode, encode
 from chan_nb.errors import DecodeError
@@ -28,19 +29,17 @@ from chan_nb.vm import (
 )
 from chan_nb.vm.chain import ChainEnv, OnChain
 from chan_nb.vm.errors import FateError, FateRevert, VmNotImplemented
-from chan_nb.vm.machine import NEXT, STOP, GasStore, Machine
+from chan_nb.vm.machine import NEXT, STOP, GasStore, Machine, OpHandler
 from chan_nb.vm.profile import Profile
 from chan_nb.vm.world import World
 
-ReturnType = Literal["ok", "error", "revert"]
-
 #: every implemented instruction, by mnemonic (the rest raise VmNotImplemented)
-HANDLERS: Final[dict[str, ops_data.Handler]] = {
-    **ops_flow.HANDLERS,
-    **ops_data.HANDLERS,
-    **ops_collections.HANDLERS,
-    **ops_strings.HANDLERS,
-    **ops_chain.HANDLERS,
+HANDLERS: Final[dict[str, OpHandler]] = {
+    **ops_flow.FLOW_OPS,
+    **ops_data.DATA_OPS,
+    **ops_collections.COLLECTION_OPS,
+    **ops_strings.STRING_OPS,
+    **ops_chain.CHAIN_OPS,
 }
 
 

@@ -106,7 +106,7 @@ def term_key(term: Any) -> Any:
     raise TypeError(f"not an Erlang term: {term!r}")
 
 
-def order_key(value: Value) -> Any:
+def term_order_key(value: Value) -> Any:
     """Erlang term order of a FATE value (the recorded node's comparisons)."""
     return term_key(to_term(value))
 
@@ -225,4 +225,4 @@ def format_message(template: str, args: list[tuple[str, Any]], depth_limited: bo
     return out.encode("latin-1")
 
 
-__all__ = ["Atom", "format_message", "order_key", "raw_string", "term_key", "to_term", "write"]
+__all__ = ["Atom", "format_message", "raw_string", "term_key", "term_order_key", "to_term", "write"]

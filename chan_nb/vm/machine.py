@@ -8,6 +8,7 @@ and function, the per-call store caches and the event log. Instruction handlers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -29,7 +30,7 @@ STOP: Final = -2
 
 
 @dataclass
-class Frame:
+class CallFrame:
     """A saved caller: restored when the callee returns (local when contract is unchanged)."""
 
     caller: Address
@@ -88,7 +89,7 @@ class Machine:
     tvars: dict[int, Any] = field(default_factory=dict)
     stack: list[Value] = field(default_factory=list)
     memory: dict[tuple[str, int], Value] = field(default_factory=dict)
-    call_stack: list[Frame | ReturnCheck | GasStore] = field(default_factory=list)
+    call_stack: list[CallFrame | ReturnCheck | GasStore] = field(default_factory=list)
     cells: int = 0
     logs: list[ct.LogEntry] = field(default_factory=list)  # most recent first (add_log)
     code_cache: dict[bytes, FateCode] = field(default_factory=dict)
@@ -265,4 +266,16 @@ def lenient(m: Machine, value: Value, type_name: str) -> FateError:
     return m.type_error(value, type_name)
 
 
-__all__ = ["NEXT", "STOP", "Frame", "GasStore", "Machine", "ReturnCheck", "lenient"]
+#: an instruction's implementation: the machine and the operands → NEXT, STOP or a BB
+OpHandler = Callable[[Machine, tuple[Operand, ...]], int]
+
+__all__ = [
+    "NEXT",
+    "STOP",
+    "CallFrame",
+    "GasStore",
+    "Machine",
+    "OpHandler",
+    "ReturnCheck",
+    "lenient",
+]

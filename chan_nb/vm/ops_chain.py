@@ -27,15 +27,15 @@ from chan_nb.vm import crypto, erlang, gas, typecheck
 from chan_nb.vm.calls import load_code
 from chan_nb.vm.chain import OnChainOracles, OracleInfo
 from chan_nb.vm.errors import VmNotImplemented
-from chan_nb.vm.machine import NEXT, Machine
-from chan_nb.vm.ops_data import Handler, is_int
+from chan_nb.vm.machine import NEXT, Machine, OpHandler
+from chan_nb.vm.ops_data import is_int
 
 
 def _account(pubkey: bytes) -> Address:
     return Address(ObjectKind.ADDRESS, pubkey)
 
 
-def _put(getter: object) -> Handler:
+def _put(getter: object) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         m.write(a[0], getter(m))  # type: ignore[operator]
         return NEXT
@@ -188,7 +188,7 @@ def _aens_resolve(m: Machine, a: tuple[Operand, ...]) -> int:
         m.write(a[0], none())
         return NEXT
     value = some(inner)
-    m.write(a[0], value if typecheck.check(shape, value) is not None else none())
+    m.write(a[0], value if typecheck.matches(shape, value) is not None else none())
     return NEXT
 
 
@@ -235,7 +235,7 @@ def _oracle_types(m: Machine, op: str, qtype: Value, rtype: Value) -> None:
         raise _oracle_error(m, op, "bad_type")
 
 
-def _oracle_int(field_name: str, op: str) -> Handler:
+def _oracle_int(field_name: str, op: str) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         pubkey = _oracle_arg(m, m.read(a[1]))
         oracle = _oracles(m).oracle(pubkey)
@@ -265,7 +265,7 @@ def _oracle_check_query(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-def _oracle_read(op: str) -> Handler:
+def _oracle_read(op: str) -> OpHandler:
     """ORACLE_GET_QUESTION (the question) and ORACLE_GET_ANSWER (Some(answer) / None)."""
 
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
@@ -298,7 +298,7 @@ def _oracle_read(op: str) -> Handler:
     return handler
 
 
-def _address_is(what: str) -> Handler:
+def _address_is(what: str) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         who = m.read(a[1])
         if not (isinstance(who, Address) and who.kind is ObjectKind.ADDRESS):
@@ -317,7 +317,7 @@ def _address_is(what: str) -> Handler:
 # -- conversions, hashes, signatures -------------------------------------------------------
 
 
-def _retype(name: str, source: ObjectKind, target: ObjectKind) -> Handler:
+def _retype(name: str, source: ObjectKind, target: ObjectKind) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         value = m.read(a[1])
         if not (isinstance(value, Address) and value.kind is source):
@@ -328,7 +328,7 @@ def _retype(name: str, source: ObjectKind, target: ObjectKind) -> Handler:
     return handler
 
 
-def _hash(fn: object) -> Handler:
+def _hash(fn: object) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         value = m.read(a[1])
         m.traverse(value, "simple")  # unfold_serial only when store maps unfold
@@ -393,7 +393,7 @@ def _int_to_addr(m: Machine, a: tuple[Operand, ...]) -> int:
     raise m.error("Error: operation ~p is disabled", ("p", erlang.Atom("INT_TO_ADDR")))
 
 
-HANDLERS: dict[str, Handler] = {
+CHAIN_OPS: dict[str, OpHandler] = {
     "ADDRESS": _put(lambda m: m.address),
     "BALANCE": _put(_balance),
     "BALANCE_OTHER": _balance_other,
@@ -438,4 +438,4 @@ HANDLERS: dict[str, Handler] = {
     "INT_TO_ADDR": _int_to_addr,
 }
 
-__all__ = ["HANDLERS"]
+__all__ = ["CHAIN_OPS"]

@@ -7,8 +7,8 @@ from chan_nb.codec.fate.values import FateMap, StoreMap, Value, Variant
 from chan_nb.codec.fate.values import order_key as fate_key
 from chan_nb.vm import erlang
 from chan_nb.vm.errors import VmNotImplemented
-from chan_nb.vm.machine import NEXT, Machine
-from chan_nb.vm.ops_data import Handler, is_int
+from chan_nb.vm.machine import NEXT, Machine, OpHandler
+from chan_nb.vm.ops_data import is_int
 
 # -- tuples ----------------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ def _to_list(m: Machine, a: tuple[Operand, ...]) -> int:
     if not m.profile.fate_order:
         if len(pairs) > 32:
             raise VmNotImplemented("the old node's hash order of maps over 32 keys is not modelled")
-        pairs.sort(key=lambda kv: erlang.order_key(kv[0]))
+        pairs.sort(key=lambda kv: erlang.term_order_key(kv[0]))
     m.write(a[0], [tuple(kv) for kv in pairs])
     m.spend_cells(2 * len(pairs))
     return NEXT
@@ -272,7 +272,7 @@ def _variant_element(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-HANDLERS: dict[str, Handler] = {
+COLLECTION_OPS: dict[str, OpHandler] = {
     "TUPLE": _tuple,
     "ELEMENT": _element,
     "SETELEMENT": _setelement,
@@ -297,4 +297,4 @@ HANDLERS: dict[str, Handler] = {
     "VARIANT_ELEMENT": _variant_element,
 }
 
-__all__ = ["HANDLERS"]
+__all__ = ["COLLECTION_OPS"]

@@ -10,9 +10,7 @@ from chan_nb.codec.fate.values import order_key as fate_key
 from chan_nb.vm import erlang
 from chan_nb.vm.errors import VmNotImplemented
 from chan_nb.vm.gas import words
-from chan_nb.vm.machine import NEXT, Machine, lenient
-
-Handler = Callable[[Machine, tuple[Operand, ...]], int]
+from chan_nb.vm.machine import NEXT, Machine, OpHandler, lenient
 
 
 def is_int(v: Value) -> bool:
@@ -95,7 +93,7 @@ def erlang_rem(x: int, y: int) -> int:
     return x - y * erlang_div(x, y)
 
 
-def _arith(name: str, op: Callable[[Machine, int, int], int]) -> Handler:
+def _arith(name: str, op: Callable[[Machine, int, int], int]) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         x = m.read(a[1])
         y = m.read(a[2])
@@ -155,7 +153,7 @@ _COMPARE: dict[str, Callable[[object, object], bool]] = {
 }
 
 
-def _comparison(name: str) -> Handler:
+def _comparison(name: str) -> OpHandler:
     compare = _COMPARE[name]
 
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
@@ -163,14 +161,14 @@ def _comparison(name: str) -> Handler:
         m.traverse(x, "simple")  # unfold_compare only when store maps unfold (not modelled)
         y = m.read(a[2])
         m.traverse(y, "simple")
-        key = fate_key if m.profile.fate_order else erlang.order_key
+        key = fate_key if m.profile.fate_order else erlang.term_order_key
         m.write(a[0], compare(key(x), key(y)))
         return NEXT
 
     return handler
 
 
-def _bool_op(name: str, op: Callable[[bool, bool], bool]) -> Handler:
+def _bool_op(name: str, op: Callable[[bool, bool], bool]) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         x = m.read(a[1])
         y = m.read(a[2])
@@ -190,7 +188,7 @@ def _not(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-HANDLERS: dict[str, Handler] = {
+DATA_OPS: dict[str, OpHandler] = {
     "PUSH": _push,
     "DUPA": _dupa,
     "DUP": _dup,
@@ -213,4 +211,4 @@ HANDLERS: dict[str, Handler] = {
     "NOT": _not,
 }
 
-__all__ = ["HANDLERS", "erlang_div", "erlang_rem", "is_int"]
+__all__ = ["DATA_OPS", "erlang_div", "erlang_rem", "is_int"]

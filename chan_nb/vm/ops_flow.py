@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from chan_nb.codec.fate.bytecode import Operand
 from chan_nb.codec.fate.values import Variant
 from chan_nb.vm import calls, erlang
 from chan_nb.vm.errors import FateError, FateRevert
-from chan_nb.vm.machine import NEXT, Machine, lenient
-
-Handler = Callable[[Machine, tuple[Operand, ...]], int]
+from chan_nb.vm.machine import NEXT, Machine, OpHandler, lenient
 
 
 def _return(m: Machine, a: tuple[Operand, ...]) -> int:
@@ -119,7 +115,7 @@ def _nop(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-HANDLERS: dict[str, Handler] = {
+FLOW_OPS: dict[str, OpHandler] = {
     "RETURN": _return,
     "RETURNR": _returnr,
     "CALL": _call,
@@ -137,4 +133,4 @@ HANDLERS: dict[str, Handler] = {
     "NOP": _nop,
 }
 
-__all__ = ["HANDLERS", "FateExit", "Handler"]
+__all__ = ["FLOW_OPS", "FateExit", "OpHandler"]

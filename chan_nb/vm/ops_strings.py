@@ -18,8 +18,8 @@ from chan_nb.codec.fate.values import (
 )
 from chan_nb.vm import erlang
 from chan_nb.vm.errors import VmNotImplemented
-from chan_nb.vm.machine import NEXT, Machine
-from chan_nb.vm.ops_data import Handler, is_int
+from chan_nb.vm.machine import NEXT, Machine, OpHandler
+from chan_nb.vm.ops_data import is_int
 
 
 def _is_str(v: Value) -> bool:
@@ -120,7 +120,7 @@ def _str_from_list(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-def _case(upper: bool) -> Handler:
+def _case(upper: bool) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         x = m.read(a[1])
         if not _is_str(x):
@@ -208,7 +208,7 @@ def _bytes_split(m: Machine, a: tuple[Operand, ...]) -> int:
 # -- bits ------------------------------------------------------------------------------------
 
 
-def _const_bits(value: int, to_stack: bool) -> Handler:
+def _const_bits(value: int, to_stack: bool) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         m.spend_cells(1)
         m.write(Operand.stack() if to_stack else a[0], Bits(value))
@@ -232,7 +232,7 @@ def _bits_all_n(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-def _bit_op(name: str) -> Handler:
+def _bit_op(name: str) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         bits = m.read(a[1])
         i = m.read(a[2])
@@ -261,7 +261,7 @@ def _bits_sum(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-def _bits_binop(name: str) -> Handler:
+def _bits_binop(name: str) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         x = m.read(a[1])
         y = m.read(a[2])
@@ -278,7 +278,7 @@ def _bits_binop(name: str) -> Handler:
     return handler
 
 
-HANDLERS: dict[str, Handler] = {
+STRING_OPS: dict[str, OpHandler] = {
     "STR_JOIN": _str_join,
     "INT_TO_STR": _int_to_str,
     "ADDR_TO_STR": _addr_to_str,
@@ -308,4 +308,4 @@ HANDLERS: dict[str, Handler] = {
     "BITS_DIFF": _bits_binop("bits_difference"),
 }
 
-__all__ = ["HANDLERS"]
+__all__ = ["STRING_OPS"]

@@ -17,7 +17,7 @@ from chan_nb.vm.errors import VmNotImplemented
 # An inferred or declared type: ("integer",) ("list", T) ("tuple", (T…)) ("map", K, V)
 # ("variant", (T | int …)) ("bytes", n) ("tvar", n) ("any",) and the other scalars.
 T = tuple[Any, ...]
-ANY: T = ("any",)
+ANY_TYPE: T = ("any",)
 
 _KIND = {
     ft.ObjectKind.ADDRESS: "address",
@@ -76,7 +76,7 @@ def infer(v: Value) -> T:
     if isinstance(v, FateMap):
         return ("map", _infer_elements(list(v.keys())), _infer_elements(list(v.values())))
     if isinstance(v, StoreMap):
-        return ("map", ANY, ANY)
+        return ("map", ANY_TYPE, ANY_TYPE)
     if isinstance(v, tuple):
         return ("tuple", tuple(infer(x) for x in v))
     if isinstance(v, Variant):
@@ -86,16 +86,16 @@ def infer(v: Value) -> T:
 
 
 def _infer_elements(vs: list[Value]) -> T:
-    out = ANY
+    out = ANY_TYPE
     for v in vs:
         out = _intersect(out, infer(v))
     return out
 
 
 def _intersect(s: Any, t: Any) -> Any:
-    if t == ANY:
+    if t == ANY_TYPE:
         return s
-    if s in (ANY, t):
+    if s in (ANY_TYPE, t):
         return t
     if s[0] == t[0] == "list":
         return ("list", _intersect(s[1], t[1]))
@@ -137,7 +137,7 @@ def _merge(a: dict[int, Any] | None, b: dict[int, Any] | None) -> dict[int, Any]
 
 def match(t: Any, s: Any) -> dict[int, Any] | None:
     """Bindings of type variables making ``s`` an instance of ``t`` (None: no match)."""
-    if ANY in (t, s) or t == s:
+    if ANY_TYPE in (t, s) or t == s:
         return {}
     if t[0] == "tvar":
         return {t[1]: s}
@@ -164,7 +164,7 @@ def match(t: Any, s: Any) -> dict[int, Any] | None:
     return None
 
 
-def check(t: Any, v: Value) -> dict[int, Any] | None:
+def matches(t: Any, v: Value) -> dict[int, Any] | None:
     """``aefa_fate:check_type``: bindings if value ``v`` has type ``t``, else None."""
     try:
         return match(t, infer(v))
@@ -174,7 +174,7 @@ def check(t: Any, v: Value) -> dict[int, Any] | None:
 
 def instantiate(tvars: dict[int, Any], t: Any) -> Any:
     if t[0] == "tvar":
-        return tvars.get(t[1], ANY)
+        return tvars.get(t[1], ANY_TYPE)
     if t[0] == "list":
         return ("list", instantiate(tvars, t[1]))
     if t[0] == "tuple":
@@ -205,4 +205,4 @@ def type_term(t: Any) -> Any:
     raise TypeError(t)
 
 
-__all__ = ["ANY", "check", "declared", "infer", "instantiate", "match", "type_term"]
+__all__ = ["ANY_TYPE", "declared", "infer", "instantiate", "match", "matches", "type_term"]
