@@ -1117,3 +1117,14 @@ def test_oracle_reads_need_an_oracle_view() -> None:
 
     with pytest.raises(vm.VmNotImplemented, match="OnChainOracles"):
         run(ORACLES, "fee", [Address(ObjectKind.ORACLE, b"\x0c" * 32)], onchain=NamesOnly())
+
+
+def test_no_ga_authentication_inside_a_channel() -> None:
+    code = (
+        "FUNCTION tx() : variant(tuple(), tuple(any))\n  AUTH_TX a\n  RETURN\n"
+        "FUNCTION hash() : variant(tuple(), tuple(bytes(32)))\n  AUTH_TX_HASH a\n  RETURN\n"
+    )
+    tx = run(code, "tx")
+    assert tx.value == Variant((0, 1), 0, ()) and tx.gas_used == 100 + 8 + 1 + 10
+    hashed = run(code, "hash")
+    assert hashed.value == Variant((0, 1), 0, ()) and hashed.gas_used == 10 + 3 + 1 + 10

@@ -386,6 +386,12 @@ def _auth_tx_hash(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
+def _auth_tx(m: Machine, a: tuple[Operand, ...]) -> int:
+    m.spend_cells(8)  # None, as AUTH_TX_HASH: a channel call has no GA authentication
+    m.write(a[0], none())
+    return NEXT
+
+
 def _int_to_addr(m: Machine, a: tuple[Operand, ...]) -> int:
     value = m.read(a[1])
     if not is_int(value):
@@ -434,6 +440,7 @@ CHAIN_OPS: dict[str, OpHandler] = {
     "BLAKE2B": _hash(crypto.blake2b),
     "VERIFY_SIG": _verify_sig,
     "AUTH_TX_HASH": _auth_tx_hash,
+    "AUTH_TX": _auth_tx,
     "BYTECODE_HASH": _bytecode_hash,
     "INT_TO_ADDR": _int_to_addr,
 }
