@@ -1128,3 +1128,32 @@ def test_no_ga_authentication_inside_a_channel() -> None:
     assert tx.value == Variant((0, 1), 0, ()) and tx.gas_used == 100 + 8 + 1 + 10
     hashed = run(code, "hash")
     assert hashed.value == Variant((0, 1), 0, ()) and hashed.gas_used == 10 + 3 + 1 + 10
+
+
+def test_aens_lookup_shows_a_claimed_name() -> None:
+    code = "FUNCTION lookup(string) : any\n  AENS_LOOKUP a arg0\n  RETURN\n"
+    owner, target = b"\x0a" * 32, b"\x0b" * 32
+    chain = vm.StaticOnChain(
+        names={b"x.chain": {b"account_pubkey": ("account", target), b"o": ("oracle", owner)}},
+        name_owners={b"x.chain": (owner, 900)},
+    )
+    found = run(code, "lookup", ["x.chain"], onchain=chain)
+    pointee = Variant((1, 1, 1, 1), 0, (Address(ObjectKind.ADDRESS, target),))
+    oracle_pt = Variant((1, 1, 1, 1), 1, (Address(ObjectKind.ADDRESS, owner),))
+    assert found.value == Variant(
+        (0, 1),
+        1,
+        (
+            Variant(
+                (3,),
+                0,
+                (
+                    Address(ObjectKind.ADDRESS, owner),
+                    Variant((1, 1), 1, (900,)),
+                    FateMap({"account_pubkey": pointee, "o": oracle_pt}),
+                ),
+            ),
+        ),
+    )
+    assert found.gas_used == 100 + 1 + 10  # base 2000 from Iris
+    assert ok(code, "lookup", ["y.chain"], onchain=chain) == Variant((0, 1), 0, ())

@@ -51,6 +51,15 @@ class OracleQuery:
     response: bytes | None = None  # None: not answered yet
 
 
+@dataclass(frozen=True, slots=True)
+class NameEntry:
+    """A claimed on-chain name as ``AENS.lookup`` shows it (revoked names have none)."""
+
+    owner: bytes
+    ttl: int  # absolute expiry height
+    pointers: tuple[tuple[bytes, PointerKind, bytes], ...]  # (key, kind, pubkey) in order
+
+
 class OnChain(Protocol):
     """On-chain state of the pinned block (read only)."""
 
@@ -86,10 +95,20 @@ class OnChainOracles(Protocol):
         ...
 
 
+@runtime_checkable
+class OnChainNames(Protocol):
+    """Optional: an :class:`OnChain` that can also show whole name entries (AENS_LOOKUP)."""
+
+    def name_entry(self, name: bytes) -> NameEntry | None:
+        """The claimed name ``name`` (None: unknown, revoked or not a valid name)."""
+        ...
+
+
 @dataclass
 class StaticOnChain:
-    """An :class:`OnChain` (and :class:`OnChainOracles`) held in dicts (names map name →
-    key → (kind, pubkey))."""
+    """An :class:`OnChain` (and :class:`OnChainOracles`, :class:`OnChainNames`) held in
+    dicts: ``names`` maps name → key → (kind, pubkey); a name in ``name_owners``
+    (name → (owner, ttl)) is also a whole entry for AENS_LOOKUP."""
 
     accounts: dict[bytes, int] = field(default_factory=dict)
     names: dict[bytes, dict[bytes, tuple[PointerKind, bytes]]] = field(default_factory=dict)
@@ -97,6 +116,7 @@ class StaticOnChain:
     queries: dict[tuple[bytes, bytes], OracleQuery] = field(default_factory=dict)
     contracts: set[bytes] = field(default_factory=set)
     not_payable: set[bytes] = field(default_factory=set)
+    name_owners: dict[bytes, tuple[bytes, int]] = field(default_factory=dict)  # owner, ttl
 
     def account_balance(self, pubkey: bytes) -> int | None:
         return self.accounts.get(pubkey)
@@ -106,6 +126,13 @@ class StaticOnChain:
 
     def is_oracle(self, pubkey: bytes) -> bool:
         return pubkey in self.oracles
+
+    def name_entry(self, name: bytes) -> NameEntry | None:
+        owner = self.name_owners.get(name.lower())
+        if owner is None:
+            return None
+        pointers = self.names.get(name.lower(), {})
+        return NameEntry(owner[0], owner[1], tuple((k, *v) for k, v in pointers.items()))
 
     def oracle(self, pubkey: bytes) -> OracleInfo | None:
         return self.oracles.get(pubkey)
@@ -130,7 +157,9 @@ RECORDED_ENV: Final = ChainEnv(
 __all__ = [
     "RECORDED_ENV",
     "ChainEnv",
+    "NameEntry",
     "OnChain",
+    "OnChainNames",
     "OnChainOracles",
     "OracleInfo",
     "OracleQuery",

@@ -15,7 +15,9 @@ from chan_nb.codec.fate.values import (
     Address,
     Bits,
     Bytes,
+    FateMap,
     Value,
+    Variant,
     decode,
     encode,
     none,
@@ -25,7 +27,7 @@ from chan_nb.codec.fate.values import (
 from chan_nb.errors import DecodeError
 from chan_nb.vm import crypto, erlang, gas, typecheck
 from chan_nb.vm.calls import load_code
-from chan_nb.vm.chain import OnChainOracles, OracleInfo
+from chan_nb.vm.chain import OnChainNames, OnChainOracles, OracleInfo
 from chan_nb.vm.errors import VmNotImplemented
 from chan_nb.vm.machine import NEXT, Machine, OpHandler
 from chan_nb.vm.ops_data import is_int
@@ -298,6 +300,34 @@ def _oracle_read(op: str) -> OpHandler:
     return handler
 
 
+_POINTEE_TAG = {"account": 0, "oracle": 1, "contract": 2, "channel": 3}
+
+
+def _aens_lookup(m: Machine, a: tuple[Operand, ...]) -> int:
+    """Some(AENS.Name(owner, FixedTTL(ttl), {key => pointee})) of a claimed name, else None."""
+    name = m.read(a[1])
+    if not isinstance(name, str | bytes):
+        raise m.type_error(name, "string")
+    if not isinstance(m.onchain, OnChainNames):
+        raise VmNotImplemented("the on-chain view given shows no name entries (OnChainNames)")
+    entry = m.onchain.name_entry(erlang.raw_string(name))
+    if entry is None:
+        m.write(a[0], none())
+        return NEXT
+    arities = (1, 1, 1, 1) if m.vm_version <= 7 else (1, 1, 1, 1, 1)  # vm 8 adds data pointers
+    pointers = FateMap(
+        (
+            string_value(key),
+            Variant(arities, _POINTEE_TAG[kind], (Address(ObjectKind.ADDRESS, pubkey),)),
+        )
+        for key, kind, pubkey in entry.pointers
+    )
+    owner = Address(ObjectKind.ADDRESS, entry.owner)
+    ttl = Variant((1, 1), 1, (entry.ttl,))  # FixedTTL (the absolute height)
+    m.write(a[0], some(Variant((3,), 0, (owner, ttl, pointers))))
+    return NEXT
+
+
 def _address_is(what: str) -> OpHandler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         who = m.read(a[1])
@@ -424,6 +454,7 @@ CHAIN_OPS: dict[str, OpHandler] = {
     "LOG4": _log,
     "SPEND": _spend,
     "AENS_RESOLVE": _aens_resolve,
+    "AENS_LOOKUP": _aens_lookup,
     "IS_ORACLE": _address_is("oracle"),
     "ORACLE_QUERY_FEE": _oracle_int("query_fee", "oracle_query_fee"),
     "ORACLE_EXPIRY": _oracle_int("ttl", "oracle_expiry"),
