@@ -162,9 +162,18 @@ class Chain:
         """The (made-up, stable) hash of this chain's key block at ``height``."""
         return blake2b_256(b"chan_nb key block" + height.to_bytes(8, "big"))
 
-    def pin_block(self, block_hash: bytes, env: ChainEnv) -> None:
-        """Make a block this chain did not mine known to contracts (a recorded pin)."""
-        self.pinned[block_hash] = env
+    def pin_block(self, block_hash: bytes, env: ChainEnv | None = None) -> ChainEnv:
+        """Make a block this chain did not mine known to contracts (a recorded pin): with
+        ``env``, or a snapshot of the top (names included) as it is now."""
+        pinned = env if env is not None else self.env()
+        self.pinned[block_hash] = pinned
+        return pinned
+
+    def set_name(self, name: str, pointers: dict[str, tuple[PointerKind, bytes]]) -> None:
+        """Claim or update an AENS name with these pointers (as the node's HTTP API would)."""
+        self.names[name.lower().encode("utf-8")] = {
+            key.encode("utf-8"): value for key, value in pointers.items()
+        }
 
     # -- accounts ------------------------------------------------------------------------
     def fund(self, pubkey: bytes, amount: int) -> Account:
