@@ -6,17 +6,20 @@ cases are the recorded ones (fate.md §6.8, ``contracts/sc_ws_basic_contracts.md
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 from node_helpers import Harness, OpenChannel, connect_params, decode_tx, open_channel
 
+from chan_nb import vm
 from chan_nb.codec import contracts as ct
-from chan_nb.codec import encoding, trees
+from chan_nb.codec import encoding, trees, txs
 from chan_nb.codec import state as codec_state
-from chan_nb.codec.fate import assemble, encode_call
+from chan_nb.codec import updates as upd
+from chan_nb.codec.fate import CodeObject, assemble, encode_call
 from chan_nb.codec.keys import Keypair
-from chan_nb.node import NodeConfig, NodeCore
+from chan_nb.node import NodeConfig, NodeCore, force_progress
 from chan_nb.node import contracts as node_contracts
 from chan_nb.protocol import methods
 
@@ -30,6 +33,7 @@ IDENTITY_CODE = (
 INIT_CALL = "cb_KxFE1kQfP4oEp9E="
 MAIN_42 = "cb_KxG4F37sG1Q/+F7e"
 SOME_CONTRACT = encoding.encode("ct", bytes(range(32)))
+ON_CHAIN = methods.ON_CHAIN_TX
 
 
 @pytest.fixture
@@ -51,6 +55,7 @@ def _error_codes(frame: Json) -> tuple[int, list[int]]:
 
 
 def _ask_error(ch: OpenChannel, method: str, params: Json) -> tuple[int, list[int]]:
+    ch.h.take(ch.i)
     ch.h.request(ch.i, method, params, request_id=7)
     frames = ch.h.take(ch.i)
     assert len(frames) == 1, frames
@@ -319,3 +324,369 @@ def test_transfers_after_no_contract_keep_the_balances_only_hash(ch: OpenChannel
     balances = dict(fsm.cosigned.balances)
     assert getattr(tx, "state_hash", None) == codec_state.state_hash(balances)
     assert fsm.cosigned.contracts.empty
+
+
+# -- contracts running on the VM ---------------------------------------------------------------
+
+COUNTER = assemble(
+    """
+FUNCTION init(int) : unit
+  STORE store1 arg0
+  RETURNR ()
+FUNCTION payable get() : int
+  RETURNR store1
+FUNCTION payable tick() : unit
+  INC store1
+  RETURNR ()
+"""
+)
+COUNTER_CODE = CodeObject(
+    source_hash=bytes(32), type_info=(), byte_code=COUNTER.serialize(), compiler_version=b"t"
+).to_api()
+
+
+def _harness(era: str) -> Harness:
+    version = 1 if era == "recorded" else 2
+    return Harness(NodeCore(NodeConfig(block_interval=None, create_tx_version=version)))
+
+
+def _round(ch: OpenChannel, starter: int, method: str, params: dict[str, Any]) -> list[Json]:
+    """A contract round both sign; the starter's frames (sign request first)."""
+    ch.h.take(starter)
+    ch.h.take(ch.other(starter))
+    ch.h.request(starter, method, params)
+    frames = ch.h.take(starter)
+    assert frames and frames[0]["method"] == "channels.sign.update", frames
+    ch.h.inbox[starter] = frames
+    ch.sign_last(starter)
+    ch.sign_last(ch.other(starter))
+    return frames
+
+
+def _latest(ch: OpenChannel, conn: int) -> Any:
+    fsm = ch.h.core.fsm_of(conn)
+    assert fsm is not None and fsm.cosigned is not None
+    return fsm.cosigned
+
+
+def _create_counter(ch: OpenChannel, start: int = 21) -> str:
+    params = {
+        "vm_version": 7,
+        "abi_version": 3,
+        "deposit": 10,
+        "code": COUNTER_CODE,
+        "call_data": encoding.encode("cb", encode_call("init", [start])),
+    }
+    frames = _round(ch, ch.i, methods.NEW_CONTRACT, params)
+    (update,) = frames[0]["params"]["data"]["updates"]
+    assert update == {
+        "op": "OffChainNewContract",
+        "owner": ch.ikey.address,
+        "vm_version": 7,
+        "abi_version": 3,
+        "deposit": 10,
+        "code": COUNTER_CODE,
+        "call_data": params["call_data"],
+    }
+    round_ = _latest(ch, ch.i).round
+    return encoding.encode("ct", ct.contract_pubkey(ch.ikey.public_key, round_))
+
+
+def _call(ch: OpenChannel, conn: int, contract: str, fun: str, *args: Any, amount: int = 0) -> None:
+    params = {
+        "contract_id": contract,
+        "abi_version": 3,
+        "amount": amount,
+        "call_data": encoding.encode("cb", encode_call(fun, list(args))),
+    }
+    _round(ch, conn, methods.CALL_CONTRACT, params)
+
+
+def _contract_call(ch: OpenChannel, conn: int, contract: str, caller: Keypair, round_: int) -> Json:
+    return ch.ask(
+        conn,
+        methods.GET_CONTRACT_CALL,
+        {"contract_id": contract, "caller_id": caller.address, "round": round_},
+    )
+
+
+@pytest.mark.parametrize(("era", "gas_get"), [("recorded", 11), ("current", 2014)])
+def test_a_contract_round_is_co_signed_and_hashes_as_the_vm_computes(
+    era: str, gas_get: int
+) -> None:
+    h = _harness(era)
+    ch = open_channel(h)
+    before = _latest(ch, ch.i)
+    contract = _create_counter(ch)
+    after_i, after_r = _latest(ch, ch.i), _latest(ch, ch.r)
+    assert after_i.round == after_r.round == before.round + 1
+    assert after_i.signed.serialize() == after_r.signed.serialize()
+    assert len(after_i.signed.signatures) == 2
+    # the signed state hash is the VM's for that round, computed independently
+    profile = vm.RECORDED_2020 if era == "recorded" else vm.IRIS
+    ctx = vm.ChannelContext(
+        env=vm.ChainEnv(h.core.chain.height, 0, bytes(32)), profile=profile, reserve=2
+    )
+    start = node_contracts.state_trees(before.balances, before.contracts)
+    created = upd.OffChainNewContract(
+        ct.Id.account(ch.ikey.public_key),
+        upd.pack_ct_version(7, 3),
+        encoding.decode(COUNTER_CODE, "cb"),
+        10,
+        encode_call("init", [21]),
+    )
+    expected = vm.apply_round(start, [created], after_i.round, ctx)
+    assert after_i.signed.innermost.state_hash == expected.state_hash
+    # the contract, its store and its account
+    reply = ch.ask(ch.r, methods.GET_CONTRACT, {"pubkey": contract})
+    assert reply["contract"]["owner_id"] == ch.ikey.address
+    assert reply["contract"]["deposit"] == 10
+    register1 = encoding.encode("ck", ct.register_key(1))
+    assert reply["contract_state"][register1] == encoding.encode("cv", b"\x2a")  # int 21
+    # a call: its call object for both sides, the recorded figure per era
+    _call(ch, ch.r, contract, "get")
+    round_ = _latest(ch, ch.r).round
+    for conn in (ch.i, ch.r):
+        call = _contract_call(ch, conn, contract, ch.rkey, round_)
+        assert call["caller_nonce"] == call["height"] == round_
+        assert call["return_type"] == "ok"
+        assert call["return_value"] == "cb_" + encoding.encode("cb", b"\x2a")[3:]
+        assert call["gas_used"] == gas_get
+        assert call["gas_price"] == 1
+
+
+def test_dry_run_answers_for_the_next_round_and_changes_nothing(ch: OpenChannel) -> None:
+    contract = _create_counter(ch)
+    latest = _latest(ch, ch.i)
+    params = {
+        "contract_id": contract,
+        "abi_version": 3,
+        "amount": 0,
+        "call_data": encoding.encode("cb", encode_call("tick", [])),
+    }
+    reply = ch.ask(ch.i, methods.DRY_RUN_CALL_CONTRACT, params)
+    assert reply["caller_nonce"] == reply["height"] == latest.round + 1
+    assert reply["return_type"] == "ok" and reply["caller_id"] == ch.ikey.address
+    assert _latest(ch, ch.i) is latest  # no round
+    ch.h.take(ch.i)
+    ch.h.request(ch.i, methods.DRY_RUN_CALL_CONTRACT, params)  # no id: a .reply notification
+    (note,) = ch.h.take(ch.i)
+    assert note["method"] == "channels.dry_run.call_contract.reply"
+    assert note["params"]["data"] == reply
+
+
+def test_state_writes_calls_tree_poi_and_clean_contract_calls(ch: OpenChannel) -> None:
+    contract = _create_counter(ch)
+    _call(ch, ch.i, contract, "tick")
+    tick_round = _latest(ch, ch.i).round
+    _call(ch, ch.r, contract, "get")
+    get_round = _latest(ch, ch.r).round
+    got = _contract_call(ch, ch.i, contract, ch.rkey, get_round)
+    assert got["return_value"] == encoding.encode("cb", b"\x2c")  # 22
+    latest = _latest(ch, ch.i)
+    state_hash = latest.signed.innermost.state_hash
+    # get.offchain_state: the trees hash to the signed state; calls hold this round's call only
+    state = ch.ask(ch.i, methods.GET_OFFCHAIN_STATE, {})
+    assert trees.StateTrees.from_api(state["trees"]).state_hash() == state_hash
+    calls = trees.calls_from_api(state["calls"])
+    assert len(calls) == 1
+    (raw,) = calls.values()
+    assert ct.CallObject.deserialize(raw).caller_nonce == get_round
+    # get.poi with the contract: proves the signed state, store included
+    poi = trees.Poi.from_api(
+        ch.ask(ch.i, methods.GET_POI, {"accounts": [ch.ikey.address], "contracts": [contract]})[
+            "poi"
+        ]
+    )
+    assert poi.state_hash() == state_hash
+    pubkey = encoding.decode(contract, "ct")
+    assert poi.lookup("contracts", ct.store_prefix(pubkey) + ct.register_key(1)) == b"\x2c"
+    # the call log keeps earlier rounds until it is cleaned
+    assert _contract_call(ch, ch.i, contract, ch.ikey, tick_round)["return_type"] == "ok"
+    assert ch.ask(ch.i, methods.CLEAN_CONTRACT_CALLS, {}) == {"action": "calls_pruned"}
+    ask = {"contract_id": contract, "caller_id": ch.ikey.address, "round": tick_round}
+    assert _ask_error(ch, methods.GET_CONTRACT_CALL, ask) == (3, [1004])
+    # the other side's log is its own
+    assert _contract_call(ch, ch.r, contract, ch.ikey, tick_round)["return_type"] == "ok"
+
+
+def test_a_failing_call_is_still_a_co_signed_round(ch: OpenChannel) -> None:
+    contract = _create_counter(ch)
+    before = _latest(ch, ch.i).round
+    _call(ch, ch.i, contract, "nope")  # no such function
+    assert _latest(ch, ch.i).round == _latest(ch, ch.r).round == before + 1
+    call = _contract_call(ch, ch.i, contract, ch.ikey, before + 1)
+    assert call["return_type"] == "error"
+    assert call["gas_used"] == node_contracts.WS_GAS  # an error burns all gas
+    text = encoding.decode(call["return_value"], "cb").decode()
+    assert text.startswith("Trying to call undefined function")
+
+
+def test_node_refusals_of_contract_calls(ch: OpenChannel) -> None:
+    contract = _create_counter(ch)
+    call = encoding.encode("cb", encode_call("get", []))
+    base = {"contract_id": contract, "abi_version": 3, "amount": 0, "call_data": call}
+    assert _ask_error(ch, methods.CALL_CONTRACT, {**base, "abi_version": 1}) == (3, [1019])
+    too_much = ch.balances()[ch.ikey.address]
+    assert _ask_error(ch, methods.CALL_CONTRACT, {**base, "amount": too_much}) == (3, [1001])
+    assert _ask_error(ch, methods.DRY_RUN_CALL_CONTRACT, {**base, "abi_version": 1}) == (
+        3,
+        [1019],
+    )
+    failing_init = {
+        "vm_version": 7,
+        "abi_version": 3,
+        "deposit": 10,
+        "code": COUNTER_CODE,
+        "call_data": encoding.encode("cb", encode_call("init", ["not an int"])),
+    }
+    assert _ask_error(ch, methods.NEW_CONTRACT, failing_init) == (3, [1007])
+
+
+def test_a_second_round_while_a_contract_round_awaits_its_signature_is_a_conflict(
+    ch: OpenChannel,
+) -> None:
+    contract = _create_counter(ch)
+    latest = _latest(ch, ch.i).round
+    params = {
+        "contract_id": contract,
+        "abi_version": 3,
+        "amount": 0,
+        "call_data": encoding.encode("cb", encode_call("tick", [])),
+    }
+    ch.h.request(ch.i, methods.CALL_CONTRACT, params)
+    assert ch.h.take(ch.i)[0]["method"] == "channels.sign.update"
+    ch.h.request(ch.i, methods.CALL_CONTRACT, params)
+    frames = ch.h.take(ch.i)
+    conflicts = [f for f in frames if f.get("method") == methods.CONFLICT]
+    assert conflicts and conflicts[0]["params"]["data"]["round"] == latest
+    assert _latest(ch, ch.i).round == latest
+
+
+def test_the_peer_refuses_a_proposal_whose_state_hash_is_not_the_calls(ch: OpenChannel) -> None:
+    """The responder recomputes a contract round itself: a starter whose node claims
+    another state (here: the tx re-signed over a forged hash) is answered with a conflict."""
+    contract = _create_counter(ch)
+    ch.h.take(ch.r)
+    params = {
+        "contract_id": contract,
+        "abi_version": 3,
+        "amount": 0,
+        "call_data": encoding.encode("cb", encode_call("tick", [])),
+    }
+    ch.h.request(ch.i, methods.CALL_CONTRACT, params)
+    fsm_i = ch.h.core.fsm_of(ch.i)
+    assert fsm_i is not None and fsm_i.pending is not None
+    tx = fsm_i.pending.signed.tx
+    forged = dataclasses.replace(tx, state_hash=bytes(32))
+    fsm_i.pending.signed = txs.SignedTx.wrap(forged)
+    ch.h.take(ch.i)
+    request = {
+        "method": "channels.sign.update",
+        "params": {"data": {"signed_tx": fsm_i.pending.signed.to_api()}},
+    }
+    ch.h.inbox[ch.i] = [request]
+    ch.sign_last(ch.i)
+    assert [f.get("method") for f in ch.h.take(ch.r)] == []  # no sign request for R
+    assert any(f.get("method") == methods.CONFLICT for f in ch.h.take(ch.i))
+
+
+def test_force_progress_on_chain_is_consumed_by_both(ch: OpenChannel) -> None:
+    contract = _create_counter(ch)
+    latest = _latest(ch, ch.r)
+    params = {
+        "contract_id": contract,
+        "abi_version": 3,
+        "amount": 0,
+        "call_data": encoding.encode("cb", encode_call("tick", [])),
+        "gas_price": 1_000_000_000,
+    }
+    ch.h.take(ch.r)
+    ch.h.request(ch.r, methods.FORCE_PROGRESS, params, request_id=3)
+    frames = ch.h.take(ch.r)
+    assert frames[0]["result"] == "ok"
+    request = frames[1]
+    assert request["method"] == "channels.sign.force_progress_tx"
+    (update,) = request["params"]["data"]["updates"]
+    assert update["op"] == "OffChainCallContract" and update["gas"] == node_contracts.WS_GAS
+    fp_tx = decode_tx(request["params"]["data"]["signed_tx"]).tx
+    assert isinstance(fp_tx, txs.ChannelForceProgressTx)
+    assert fp_tx.round == latest.round + 1
+    assert fp_tx.payload == latest.signed.serialize()  # the latest round is not on chain
+    assert trees.StateTrees.decode(fp_tx.offchain_trees).state_hash() == (
+        latest.signed.innermost.state_hash
+    )
+    assert fp_tx.fee == force_progress.tx_gas(fp_tx) * 1_000_000_000
+    ch.h.inbox[ch.r] = [request]
+    ch.sign_last(ch.r)
+    ch.h.take(ch.r)
+    ch.h.mine()
+    for conn in (ch.i, ch.r):
+        infos = [
+            f["params"]["data"]["info"]
+            for f in ch.h.take(conn)
+            if f.get("method") == methods.ON_CHAIN_TX
+        ]
+        assert infos == ["consumed_forced_progress"], (conn, infos)
+        now = _latest(ch, conn)
+        assert now.round == fp_tx.round
+        assert node_contracts.state_hash(now.balances, now.contracts) == fp_tx.state_hash
+    channel = ch.h.core.chain.channel(encoding.decode(ch.channel_id, "ch"))
+    assert channel is not None
+    assert (channel.round, channel.state_hash) == (fp_tx.round, fp_tx.state_hash)
+    # the forced call is in both call logs; the counter moved on chain and off
+    forced = _contract_call(ch, ch.i, contract, ch.rkey, fp_tx.round)
+    assert forced["return_type"] == "ok" and forced["gas_price"] == 1_000_000_000
+    _call(ch, ch.i, contract, "get")
+    got = _contract_call(ch, ch.i, contract, ch.ikey, fp_tx.round + 1)
+    assert got["return_value"] == encoding.encode("cb", b"\x2c")  # 22
+
+
+def test_force_progress_in_the_2020_build_is_reported_as_channel_changed() -> None:
+    h = _harness("recorded")
+    ch = open_channel(h)
+    contract = _create_counter(ch)
+    params = {
+        "contract_id": contract,
+        "abi_version": 3,
+        "amount": 0,
+        "call_data": encoding.encode("cb", encode_call("tick", [])),
+        "gas_price": 1_000_000_000,
+    }
+    h.take(ch.i)
+    h.take(ch.r)
+    h.request(ch.i, methods.FORCE_PROGRESS, params)
+    ch.sign_last(ch.i)
+    h.take(ch.i)
+    h.mine()
+    for conn in (ch.i, ch.r):
+        infos = [
+            f["params"]["data"]["info"]
+            for f in h.take(conn)
+            if f.get("method") == methods.ON_CHAIN_TX
+        ]
+        assert infos == ["channel_changed"]
+
+
+def test_an_older_force_progress_is_something_to_snapshot() -> None:
+    latest_hash = bytes([7]) * 32
+    state = node_contracts.state_trees({bytes([1]) * 32: 5})
+
+    def fp_at(round_: int) -> txs.ChannelForceProgressTx:
+        return txs.ChannelForceProgressTx(
+            ct.Id.channel(bytes(32)),
+            ct.Id.account(bytes([1]) * 32),
+            b"",
+            round_,
+            b"",
+            bytes(32),
+            state.serialize(),
+            0,
+            1,
+            1,
+        )
+
+    assert force_progress.classify(fp_at(5), 6, latest_hash) == "can_snapshot"
+    assert force_progress.classify(fp_at(9), 6, latest_hash) == "unknown"  # a future state
+    assert force_progress.classify(fp_at(7), 6, state.state_hash()) == "consumed"
+    assert force_progress.classify(fp_at(7), 6, latest_hash) == "unknown"
