@@ -690,3 +690,33 @@ def test_an_older_force_progress_is_something_to_snapshot() -> None:
     assert force_progress.classify(fp_at(9), 6, latest_hash) == "unknown"  # a future state
     assert force_progress.classify(fp_at(7), 6, state.state_hash()) == "consumed"
     assert force_progress.classify(fp_at(7), 6, latest_hash) == "unknown"
+
+
+def test_a_channel_holding_a_contract_closes_mutually_without_the_contracts_coins(
+    ch: OpenChannel,
+) -> None:
+    _create_counter(ch)  # deposit 10 goes to the contract's account
+    latest = _latest(ch, ch.i)
+    i_balance, r_balance = latest.balances[ch.ikey.public_key], latest.balances[ch.rkey.public_key]
+    before = ch.h.core.balance(ch.ikey.address), ch.h.core.balance(ch.rkey.address)
+    ch.h.take(ch.i)
+    ch.h.take(ch.r)
+    ch.h.request(ch.i, methods.SHUTDOWN, {})
+    ch.sign_last(ch.i)
+    ch.sign_last(ch.r)
+    for _ in range(12):
+        ch.h.mine()
+    closed = ch.h.core.chain.channel(encoding.decode(ch.channel_id, "ch"))
+    assert closed is not None and closed.closed
+    after = ch.h.core.balance(ch.ikey.address), ch.h.core.balance(ch.rkey.address)
+    assert before[0] is not None and before[1] is not None
+    assert after[0] is not None and after[1] is not None
+    paid = (after[0] - before[0]) + (after[1] - before[1])
+    (close,) = [
+        inc.signed.tx
+        for inc in ch.h.core.chain.included.values()
+        if isinstance(inc.signed.tx, txs.ChannelCloseMutualTx)
+    ]
+    # the participants get their off-chain balances less the fee; the contract's 10 stay
+    assert paid == i_balance + r_balance - close.fee
+    assert closed.amount == 0

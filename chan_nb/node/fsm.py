@@ -1770,7 +1770,7 @@ class ChannelFsm:
             isinstance(tx, ChannelCloseMutualTx)
             and self.initiator is not None
             and (tx.initiator_amount_final + tx.responder_amount_final + tx.fee)
-            == sum(self.cosigned.balances.values())
+            == sum(self.cosigned.balances[p] for p in self.participants)
             and self._check_signatures(msg.signed, msg.signed.tx_bytes, (peer,)) is None
         )
         if not valid:
