@@ -10,7 +10,6 @@ import dataclasses
 from typing import Any
 
 import pytest
-from node_helpers import Harness, OpenChannel, connect_params, decode_tx, open_channel
 
 from chan_nb import vm
 from chan_nb.codec import contracts as ct
@@ -22,6 +21,7 @@ from chan_nb.codec.keys import Keypair
 from chan_nb.node import NodeConfig, NodeCore, force_progress
 from chan_nb.node import contracts as node_contracts
 from chan_nb.protocol import methods
+from tests.node.harness import Harness, OpenChannel, connect_params, decode_tx, open_channel
 
 Json = Any
 
