@@ -553,8 +553,8 @@ class Replayer:
             return None
         if isinstance(signed.tx, txs.GaMetaTx):
             return (
-                "a generalized account authenticates with a contract call (ga_meta_tx), "
-                "which the embedded node does not simulate (contracts need a VM)"
+                "a generalized account authenticates with a contract call (ga_meta_tx) "
+                "against on-chain contracts, which the embedded chain does not hold"
             )
         return None
 
