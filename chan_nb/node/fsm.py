@@ -777,7 +777,7 @@ class ChannelFsm:
         )
         balances, contracts = self._next_state(updates)
         round_ = self.cosigned.round + 1
-        state_hash = offchain.full_state_hash(balances, contracts)
+        state_hash = node_contracts.channel_state_hash(balances, contracts)
         tx = ChannelOffchainTx(Id.channel(self.channel_id), round_, state_hash)
         return self._propose(Op.UPDATE, tx, updates, balances, round_, "update", contracts)
 
@@ -798,7 +798,7 @@ class ChannelFsm:
         """Balances and contracts after ``updates`` on the latest co-signed state."""
         assert self.cosigned is not None
         round_ = self.cosigned.round + 1
-        return offchain.apply_round(
+        return offchain.next_state(
             self.cosigned.balances,
             self.cosigned.contracts,
             updates,
@@ -835,7 +835,7 @@ class ChannelFsm:
         updates = (self._contract_update(request), *self._meta(request.meta))
         balances, contracts = self._next_state(updates, request.block_hash)
         round_ = self.cosigned.round + 1
-        state_hash = offchain.full_state_hash(balances, contracts)
+        state_hash = node_contracts.channel_state_hash(balances, contracts)
         tx = ChannelOffchainTx(Id.channel(self.channel_id), round_, state_hash)
         result = self._propose(Op.UPDATE, tx, updates, balances, round_, "update", contracts)
         assert self.pending is not None
@@ -889,7 +889,7 @@ class ChannelFsm:
         round_ = self.cosigned.round + 1
         nonce = request.nonce if request.nonce is not None else self.chain.next_nonce(self.me)
         channel = Id.channel(self.channel_id)
-        state_hash = offchain.full_state_hash(balances, contracts)
+        state_hash = node_contracts.channel_state_hash(balances, contracts)
         ttl = self.options.ttl
 
         def build(fee: int) -> Tx:
@@ -1621,7 +1621,7 @@ class ChannelFsm:
             balances, contracts = self._next_state(msg.updates, block_hash)
         except UpdateRejected:
             return None
-        if offchain.full_state_hash(balances, contracts) != tx.state_hash:
+        if node_contracts.channel_state_hash(balances, contracts) != tx.state_hash:
             return None
         if op is Op.DEPOSIT and not (
             isinstance(tx, ChannelDepositTx)

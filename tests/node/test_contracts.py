@@ -16,7 +16,7 @@ from chan_nb.codec import contracts as ct
 from chan_nb.codec import encoding, trees, txs
 from chan_nb.codec import state as codec_state
 from chan_nb.codec import updates as upd
-from chan_nb.codec.fate import CodeObject, assemble, encode_call
+from chan_nb.codec.fate import Address, CodeObject, assemble, decode_result, encode_call
 from chan_nb.codec.keys import Keypair
 from chan_nb.node import NodeConfig, NodeCore, force_progress
 from chan_nb.node import contracts as node_contracts
@@ -220,7 +220,7 @@ def test_contract_requests_before_the_channel_exists_are_not_ready(h: Harness) -
 
 def test_an_empty_contracts_state_hashes_as_balances_alone() -> None:
     balances = {bytes([1]) * 32: 5, bytes([2]) * 32: 7}
-    assert node_contracts.state_hash(balances) == codec_state.state_hash(balances)
+    assert node_contracts.channel_state_hash(balances) == codec_state.state_hash(balances)
     state = node_contracts.state_trees(balances)
     assert state.state_hash() == codec_state.state_hash(balances)
 
@@ -255,11 +255,11 @@ def test_state_hash_covers_contracts_calls_and_contract_accounts() -> None:
         calls=contracts.calls,
         contracts=contracts.contracts,
     ).state_hash()
-    assert node_contracts.state_hash(balances, contracts) == expected
+    assert node_contracts.channel_state_hash(balances, contracts) == expected
     pruned = contracts.pruned()
     assert pruned.calls == {} and pruned.contracts == contracts.contracts
-    assert node_contracts.state_hash(balances, pruned) != expected  # the calls root counts
-    assert node_contracts.state_hash(balances, pruned) != codec_state.state_hash(balances)
+    assert node_contracts.channel_state_hash(balances, pruned) != expected  # the calls root counts
+    assert node_contracts.channel_state_hash(balances, pruned) != codec_state.state_hash(balances)
 
 
 def test_get_contract_reply_shape() -> None:
@@ -284,7 +284,7 @@ def test_poi_of_a_contract_carries_its_store_and_proves_the_state() -> None:
     balances, contracts, pubkey = _one_contract_state()
     text = node_contracts.poi_api(balances, contracts, [bytes([1]) * 32], [pubkey])
     poi = trees.Poi.from_api(text)
-    assert poi.state_hash() == node_contracts.state_hash(balances, contracts)
+    assert poi.state_hash() == node_contracts.channel_state_hash(balances, contracts)
     assert poi.lookup("contracts", pubkey) == contracts.contracts[pubkey]
     assert poi.lookup("contracts", ct.store_prefix(pubkey) + ct.register_key(1)) == b"\x3f"
     with pytest.raises(node_contracts.ContractRejected):
@@ -303,9 +303,9 @@ def test_the_call_log_answers_by_contract_caller_and_round() -> None:
 
 
 def test_profiles_per_era() -> None:
-    assert node_contracts.profile_of("recorded") == "recorded"
-    assert node_contracts.profile_of("older") == "recorded"
-    assert node_contracts.profile_of("current") == "iris"
+    assert node_contracts.profile_of("recorded") is vm.RECORDED_2020
+    assert node_contracts.profile_of("older") is vm.RECORDED_2020
+    assert node_contracts.profile_of("current") is vm.IRIS
 
 
 def test_assembled_code_calls_init_by_its_id() -> None:
@@ -630,7 +630,7 @@ def test_force_progress_on_chain_is_consumed_by_both(ch: OpenChannel) -> None:
         assert infos == ["consumed_forced_progress"], (conn, infos)
         now = _latest(ch, conn)
         assert now.round == fp_tx.round
-        assert node_contracts.state_hash(now.balances, now.contracts) == fp_tx.state_hash
+        assert node_contracts.channel_state_hash(now.balances, now.contracts) == fp_tx.state_hash
     channel = ch.h.core.chain.channel(encoding.decode(ch.channel_id, "ch"))
     assert channel is not None
     assert (channel.round, channel.state_hash) == (fp_tx.round, fp_tx.state_hash)
@@ -720,3 +720,72 @@ def test_a_channel_holding_a_contract_closes_mutually_without_the_contracts_coin
     # the participants get their off-chain balances less the fee; the contract's 10 stay
     assert paid == i_balance + r_balance - close.fee
     assert closed.amount == 0
+
+
+CHAIN_READER = assemble(
+    """
+FUNCTION init() : unit
+  RETURNR ()
+FUNCTION payable resolves(string, string) : bool
+  AENS_RESOLVE a arg0 arg1 'variant(unit, tuple(string))
+  SWITCH_V2 a 1 2
+  RETURNR false
+  RETURNR true
+FUNCTION payable balance_of(address) : int
+  BALANCE_OTHER a arg0
+  RETURN
+FUNCTION payable height() : int
+  GENERATION a
+  RETURN
+"""
+)
+
+
+def test_a_contract_reads_the_pinned_block_names_and_on_chain_balances(ch: OpenChannel) -> None:
+    code = CodeObject(
+        source_hash=bytes(32), type_info=(), byte_code=CHAIN_READER.serialize()
+    ).to_api()
+    params = {
+        "vm_version": 7,
+        "abi_version": 3,
+        "deposit": 0,
+        "code": code,
+        "call_data": encoding.encode("cb", encode_call("init", [])),
+    }
+    _round(ch, ch.i, methods.NEW_CONTRACT, params)
+    contract = encoding.encode(
+        "ct", ct.contract_pubkey(ch.ikey.public_key, _latest(ch, ch.i).round)
+    )
+    chain = ch.h.core.chain
+    outsider = Keypair.generate()
+    chain.fund(outsider.public_key, 777)
+    before = encoding.encode("kh", bytes([1]) * 32)
+    chain.pin_block(bytes([1]) * 32)  # a snapshot: no name yet, the chain's height
+    chain.set_name("Example.chain", {"account_pubkey": ("account", outsider.public_key)})
+    after = encoding.encode("kh", bytes([2]) * 32)
+    chain.pin_block(bytes([2]) * 32, dataclasses.replace(chain.env(), height=1903))
+
+    def dry(fun: str, *args: Any, block: str | None = None) -> Any:
+        call = {
+            "contract_id": contract,
+            "abi_version": 3,
+            "amount": 0,
+            "call_data": encoding.encode("cb", encode_call(fun, list(args))),
+        }
+        if block is not None:
+            call["block_hash"] = block
+        reply = ch.ask(ch.i, methods.DRY_RUN_CALL_CONTRACT, call)
+        assert reply["return_type"] == "ok", (fun, encoding.decode(reply["return_value"], "cb"))
+        return decode_result("ok", encoding.decode(reply["return_value"], "cb")).value
+
+    name, key = "example.chain", "account_pubkey"
+    assert dry("resolves", name, key, block=before) is False
+    assert dry("resolves", name, key, block=after) is True
+    assert dry("resolves", name, key) is True  # the top sees the name too
+    assert dry("resolves", name, "oracle", block=after) is False
+    assert dry("height", block=after) == 1903
+    assert dry("height") == chain.height
+    outsider_address = Address.from_api(outsider.address)
+    assert dry("balance_of", outsider_address) == 777  # not in the channel: on chain
+    own = Address.from_api(ch.ikey.address)
+    assert dry("balance_of", own) == _latest(ch, ch.i).balances[ch.ikey.public_key]
