@@ -624,12 +624,18 @@ class ChannelFsm:
             if isinstance(request, Message):
                 return self._message(request)
             return self._read(request)
-        if isinstance(request, GetContract | GetContractCall | CleanContractCalls) or (
-            isinstance(request, CallContract) and request.dry_run
-        ):
+        if isinstance(request, GetContract | CleanContractCalls):  # most states
             if state in NOT_READY_STATES or self.cosigned is None:
                 return Fail(Reason.NOT_READY)
             return self._contract_read(request)
+        if isinstance(request, GetContractCall) or (
+            isinstance(request, CallContract) and request.dry_run
+        ):  # open only (websocket-api.md §2.2); elsewhere as any call (§4.1)
+            if state is State.OPEN and self.cosigned is not None:
+                return self._contract_read(request)
+            if state in POSTPONE_CALL_STATES:
+                return POSTPONE
+            return Fail(Reason.NOT_READY if state in NOT_READY_STATES else Reason.INTERNAL)
         if isinstance(request, AssumeMinDepth):
             return self._assume_min_depth(request, now)
         if isinstance(request, Solo):

@@ -789,3 +789,23 @@ def test_a_contract_reads_the_pinned_block_names_and_on_chain_balances(ch: OpenC
     assert dry("balance_of", outsider_address) == 777  # not in the channel: on chain
     own = Address.from_api(ch.ikey.address)
     assert dry("balance_of", own) == _latest(ch, ch.i).balances[ch.ikey.public_key]
+
+
+def test_dry_runs_and_call_lookups_wait_for_open_while_a_round_is_under_way(
+    ch: OpenChannel,
+) -> None:
+    contract = _create_counter(ch)
+    round_ = _latest(ch, ch.i).round
+    ch.h.take(ch.i)
+    ch.h.take(ch.r)
+    ch.h.request(
+        ch.i, methods.UPDATE_NEW, {"from": ch.ikey.address, "to": ch.rkey.address, "amount": 1}
+    )
+    ch.sign_last(ch.i)  # the initiator now awaits the responder's update_ack
+    ask = {"contract_id": contract, "caller_id": ch.ikey.address, "round": round_}
+    ch.h.take(ch.i)
+    ch.h.request(ch.i, methods.GET_CONTRACT_CALL, ask, request_id=11)
+    assert [f for f in ch.h.take(ch.i) if f.get("id") == 11] == []  # postponed
+    ch.sign_last(ch.r)
+    replies = [f for f in ch.h.take(ch.i) if f.get("id") == 11]
+    assert len(replies) == 1 and replies[0]["result"]["caller_nonce"] == round_
