@@ -11,15 +11,19 @@ tx is ``height - inclusion height``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Final
 
+from chan_nb import vm
 from chan_nb.codec import signing, trees
+from chan_nb.codec.hashing import blake2b_256
 from chan_nb.codec.txs import (
     ChannelCloseMutualTx,
     ChannelCloseSoloTx,
     ChannelCreateTx,
     ChannelDepositTx,
+    ChannelForceProgressTx,
     ChannelOffchainTx,
     ChannelSettleTx,
     ChannelSlashTx,
@@ -30,14 +34,34 @@ from chan_nb.codec.txs import (
     Tx,
 )
 from chan_nb.errors import ChanNbError, DecodeError
+from chan_nb.node import contracts as node_contracts
+from chan_nb.node import force_progress as fp
+from chan_nb.node.contracts import PinnedBlock
 
 #: How many nonces ahead of an account the mempool accepts a locally pushed tx
 #: (the node's ``mempool.nonce_offset``).
 NONCE_OFFSET: Final = 5
 
+#: The embedded chain's key blocks: genesis time and spacing (ms), and who mines them.
+GENESIS_TIME_MS: Final = 1_700_000_000_000
+KEY_BLOCK_MS: Final = 180_000
+BENEFICIARY: Final = blake2b_256(b"chan_nb embedded node beneficiary")
+
 #: Dispute txs (disputes-and-current-node.md §1.3): who watches a channel reacts to them.
-DISPUTE_TXS: Final = (ChannelCloseSoloTx, ChannelSlashTx, ChannelSettleTx, ChannelSnapshotSoloTx)
-SoloTx = ChannelCloseSoloTx | ChannelSlashTx | ChannelSettleTx | ChannelSnapshotSoloTx
+DISPUTE_TXS: Final = (
+    ChannelCloseSoloTx,
+    ChannelSlashTx,
+    ChannelSettleTx,
+    ChannelSnapshotSoloTx,
+    ChannelForceProgressTx,
+)
+SoloTx = (
+    ChannelCloseSoloTx
+    | ChannelSlashTx
+    | ChannelSettleTx
+    | ChannelSnapshotSoloTx
+    | ChannelForceProgressTx
+)
 
 
 class TxRejected(ChanNbError):
@@ -110,6 +134,56 @@ class Chain:
     mempool: list[SignedTx] = field(default_factory=list)
     included: dict[str, Inclusion] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # th_ -> why it was dropped
+    #: block hash -> the environment a contract pinned to it sees, for blocks this chain
+    #: did not make (a replay pins the recorded node's blocks, :meth:`pin_block`)
+    pinned: dict[bytes, PinnedBlock] = field(default_factory=dict)
+    #: AENS names (name -> pointer key -> (kind, pubkey)), read by contracts (AENS.resolve)
+    names: dict[bytes, dict[bytes, tuple[vm.PointerKind, bytes]]] = field(default_factory=dict)
+    #: which node's VM rules a force-progress call runs under (the node's era)
+    contract_profile: vm.Profile = vm.IRIS
+
+    # -- what a contract sees ------------------------------------------------------------
+    def env(self, block_hash: bytes | None = None) -> PinnedBlock:
+        """The environment of a pinned block: a pinned one by hash, else the top (fate.md §5).
+
+        The top's balances and key-block hashes are live views, read only when a contract
+        asks (``Chain.balance``, ``Chain.block_hash``); a pinned block is a snapshot.
+        """
+        pinned = self.pinned.get(block_hash) if block_hash is not None else None
+        if pinned is not None:
+            return pinned
+        return PinnedBlock(
+            height=self.height,
+            timestamp=GENESIS_TIME_MS + self.height * KEY_BLOCK_MS + 1,
+            beneficiary=BENEFICIARY,
+            network_id=self.network_id,
+            key_block_hashes=_KeyBlockHashes(self, self.height),
+            accounts=_Balances(self.accounts),
+            names={name: dict(pointers) for name, pointers in self.names.items()},
+        )
+
+    def key_block_hash(self, height: int) -> bytes:
+        """The (made-up, stable) hash of this chain's key block at ``height``."""
+        return blake2b_256(b"chan_nb key block" + height.to_bytes(8, "big"))
+
+    def pin_block(self, block_hash: bytes, env: PinnedBlock | None = None) -> PinnedBlock:
+        """Make a block this chain did not mine known to contracts (a recorded pin): with
+        ``env``, or a snapshot of the top (names included) as it is now."""
+        if env is None:
+            top = self.env()
+            env = replace(
+                top,
+                accounts={pk: acc.balance for pk, acc in self.accounts.items()},
+                key_block_hashes=dict(top.key_block_hashes),
+            )
+        self.pinned[block_hash] = env
+        return env
+
+    def set_name(self, name: str, pointers: dict[str, tuple[vm.PointerKind, bytes]]) -> None:
+        """Claim or update an AENS name with these pointers (as the node's HTTP API would)."""
+        self.names[name.lower().encode("utf-8")] = {
+            key.encode("utf-8"): value for key, value in pointers.items()
+        }
 
     # -- accounts ------------------------------------------------------------------------
     def fund(self, pubkey: bytes, amount: int) -> Account:
@@ -189,6 +263,8 @@ class Chain:
             self._settle(signed, tx)
         elif isinstance(tx, ChannelSnapshotSoloTx):
             self._snapshot(signed, tx)
+        elif isinstance(tx, ChannelForceProgressTx):
+            self._force_progress(signed, tx)
         else:
             raise TxRejected(f"{tx.TYPE} is not supported by the embedded chain")
 
@@ -409,6 +485,73 @@ class Chain:
         channel.solo_round = 0
         channel.last_tx = signed
 
+    def fp_context(self, channel: ChannelObject, round_: int) -> node_contracts.RoundContext:
+        """The round a force-progress call runs in: the channel's parties, the top block."""
+        return node_contracts.RoundContext(
+            (channel.initiator, channel.responder),
+            channel.channel_reserve,
+            round_,
+            self.env(),
+            self.contract_profile,
+            node_contracts.default_vm(),
+        )
+
+    def _force_progress(self, signed: SignedTx, tx: ChannelForceProgressTx) -> None:
+        """``check_force_progress/3`` and ``process_force_progress/7`` (fate.md §6.9)."""
+        channel = self._open_channel(tx.channel_id.value)
+        update = fp.update_of(tx)
+        if update is None:
+            raise TxRejected("not_a_call: a force progress carries one contract call")
+        if update.caller != tx.from_id:
+            raise TxRejected("not_caller: the poster is not the update's caller")
+        payer = self._solo_payer(signed, tx, channel)
+        try:
+            based = fp.payload_state(tx)
+        except DecodeError:
+            raise TxRejected("bad_offchain_state_type: the payload does not decode") from None
+        if based is not None:
+            payload = tx.payload_tx()
+            assert payload is not None
+            self._check_signers(payload, (channel.initiator, channel.responder))
+            base_round, base_hash = based
+        else:
+            base_round, base_hash = channel.round, channel.state_hash
+        if base_round != tx.round - 1:
+            raise TxRejected("wrong_round: the payload's round must be the tx round - 1")
+        if tx.round <= channel.round:
+            raise TxRejected("old_round: the round is not above the channel's")
+        try:
+            base = trees.StateTrees.decode(tx.offchain_trees)
+        except DecodeError:
+            raise TxRejected("bad_offchain_trees: the trees do not decode") from None
+        if base.state_hash() != base_hash:
+            raise TxRejected("invalid_state_hash: the trees are not the payload's state")
+        contract = node_contracts.split_trees(base)[1].contract(update.contract.value)
+        if contract is None:
+            raise TxRejected("contract_missing: no such contract in the trees")
+        if contract.ct_version & 0xFFFF != update.abi_version:
+            raise TxRejected("wrong_abi_version")
+        if payer.balance < tx.fee + update.gas * update.gas_price:
+            raise TxRejected("insufficient_funds: the poster cannot pay fee and gas")
+        result = fp.result_state(tx, lambda r: self.fp_context(channel, r))
+        gas_used = update.gas
+        if result is not None:
+            calls = result[1].call_objects()
+            gas_used = calls[0].gas_used if calls else update.gas
+        payer.balance -= tx.fee + gas_used * update.gas_price
+        payer.nonce += 1
+        channel.last_tx = signed
+        if result is None or node_contracts.channel_state_hash(*result) != tx.state_hash:
+            return  # included, paid for, but the channel is unchanged
+        balances = result[0]
+        amounts = (balances.get(channel.initiator, 0), balances.get(channel.responder, 0))
+        if not channel.active and sum(amounts) > channel.amount:
+            return
+        channel.round, channel.state_hash = tx.round, tx.state_hash
+        channel.initiator_amount, channel.responder_amount = amounts
+        if not channel.active:
+            channel.locked_until = self.height + channel.lock_period
+
     # -- the mempool's own checks ----------------------------------------------------------
     def check_push(self, signed: SignedTx) -> None:
         """What the mempool checks when a tx is pushed (§1.3 "Mempool vs block"): a
@@ -445,8 +588,10 @@ class Chain:
         if closer not in (channel.initiator, channel.responder):
             raise TxRejected("closer is not a participant")
         payer = self._payer_account(closer, tx.nonce)
-        if tx.initiator_amount_final + tx.responder_amount_final + tx.fee != channel.amount:
-            raise TxRejected("final amounts and fee do not add up to the channel's coins")
+        # check_are_funds_in_channel: at most the channel's coins; what off-chain contracts
+        # hold is not paid out (it stays locked)
+        if tx.initiator_amount_final + tx.responder_amount_final + tx.fee > channel.amount:
+            raise TxRejected("final amounts and fee exceed the channel's coins")
         payer.nonce += 1
         self.fund(channel.initiator, tx.initiator_amount_final)
         self.fund(channel.responder, tx.responder_amount_final)
@@ -464,6 +609,43 @@ class Chain:
         payer.balance -= tx.amount + tx.fee
         payer.nonce += 1
         self.fund(tx.recipient_id.value, tx.amount)
+
+
+class _Balances(Mapping[bytes, int]):
+    """The on-chain balances, as a live read-only view."""
+
+    def __init__(self, accounts: dict[bytes, Account]) -> None:
+        self._accounts = accounts
+
+    def __getitem__(self, pubkey: bytes) -> int:
+        return self._accounts[pubkey].balance
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._accounts)
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+
+class _KeyBlockHashes(Mapping[int, bytes]):
+    """The key-block hashes a contract at ``top`` may ask for (the last 256 and the top)."""
+
+    def __init__(self, chain: Chain, top: int) -> None:
+        self._chain, self._top = chain, top
+
+    def _heights(self) -> range:
+        return range(max(0, self._top - 255), self._top + 1)
+
+    def __getitem__(self, height: int) -> bytes:
+        if height not in self._heights():
+            raise KeyError(height)
+        return self._chain.key_block_hash(height)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._heights())
+
+    def __len__(self) -> int:
+        return len(self._heights())
 
 
 def _payer(tx: Tx) -> bytes | None:

@@ -124,6 +124,62 @@ class Solo:
     nonce: int | None = None
 
 
+@dataclass(frozen=True)
+class NewContract:
+    """``channels.update.new_contract`` (vm/abi as given; checked by the FSM's round)."""
+
+    vm_version: int
+    abi_version: int
+    deposit: int
+    code: bytes
+    call_data: bytes
+    block_hash: bytes | None = None
+    meta: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallContract:
+    """``channels.update.call_contract``, or with ``dry_run`` ``channels.dry_run.call_contract``."""
+
+    contract: bytes
+    abi_version: int
+    amount: int
+    call_data: bytes
+    block_hash: bytes | None = None
+    meta: tuple[str, ...] = ()
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class ForceProgress:
+    """``channels.force_progress``: a contract call forced on chain (fate.md §6.9)."""
+
+    contract: bytes
+    abi_version: int
+    amount: int
+    call_data: bytes
+    gas_price: int
+    gas: int
+    nonce: int | None = None
+
+
+@dataclass(frozen=True)
+class GetContract:
+    pubkey: bytes
+
+
+@dataclass(frozen=True)
+class GetContractCall:
+    contract: bytes
+    caller: bytes
+    round: int
+
+
+@dataclass(frozen=True)
+class CleanContractCalls:
+    pass
+
+
 Call = (
     Transfer
     | Deposit
@@ -139,8 +195,16 @@ Call = (
     | Stop
     | AssumeMinDepth
     | Solo
+    | NewContract
+    | CallContract
+    | GetContract
+    | GetContractCall
+    | CleanContractCalls
+    | ForceProgress
 )
-ROUND_CALLS: Final = (Transfer, Deposit, Withdraw, Shutdown, Leave)
+ROUND_CALLS: Final = (Transfer, Deposit, Withdraw, Shutdown, Leave, NewContract, CallContract)
+#: contract reads: served from the latest co-signed state in any ready state
+CONTRACT_READS: Final = (GetContract, GetContractCall, CleanContractCalls)
 
 
 class Postpone(Enum):
