@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from chan_nb.client import events as ev
+from chan_nb.client import vmstate
 from chan_nb.client.ledger import Ledger, signed_by
 from chan_nb.client.params import ChannelParams, Role, url_query
 from chan_nb.codec import hashing, txs
@@ -380,6 +381,12 @@ class ClientProtocol:
                     self._notes.append(
                         ev.Untrusted(event.frame, self.channel_id, what, refused, signed)
                     )
+            trees = event.result.get("trees")
+            if isinstance(trees, str) and self.ledger.balances is None:
+                # its trees restore what we cannot compute, if they hash to our state
+                found = vmstate.decode_trees(trees)
+                if found is not None:
+                    self.ledger.adopt_trees(found)
         return replace(event, answers=call)
 
     def _reported(self, event: ev.Event, result: list[Json]) -> None:
