@@ -97,8 +97,11 @@ class ClientProtocol:
         next_id: Callable[[], Json] | None = None,
         network_id: str | None = None,
         generalized: frozenset[str] = frozenset(),
+        vm: vmstate.ContractRunner | None = None,
     ) -> None:
         self.role: Role = role
+        #: runs contract code for the ledger (None: the FATE VM when this build has one)
+        self.vm = vm
         self.params = params
         #: signatures of co-signed states are verified under it (None: not verified —
         #: a core reading a recording; a session always gives it)
@@ -143,8 +146,8 @@ class ClientProtocol:
     def _new_ledger(self) -> Ledger:
         params = self.params
         if params is None:
-            return Ledger()
-        return Ledger(initial=params.initial_balances(), reserve=params.channel_reserve)
+            return Ledger(vm=self.vm)
+        return Ledger(initial=params.initial_balances(), reserve=params.channel_reserve, vm=self.vm)
 
     def own_id(self) -> str | None:
         return self.params.party(self.role) if self.params else None

@@ -102,6 +102,8 @@ class Ledger:
     trees: StateTrees | None = None
     #: per round, the call objects this client computed for it (latest rounds only)
     calls: dict[int, tuple[CallObject, ...]] = field(default_factory=dict)
+    #: runs contract code (None: the FATE VM when this build has one)
+    vm: vmstate.ContractRunner | None = None
 
     @property
     def parties(self) -> tuple[str, ...]:
@@ -160,7 +162,7 @@ class Ledger:
         for updates in proposals:
             try:
                 outcome = vmstate.apply_round(
-                    base, updates, round_, parties=self.parties, reserve=self.reserve
+                    base, updates, round_, parties=self.parties, reserve=self.reserve, vm=self.vm
                 )
             except codec_state.InvalidUpdate:
                 continue
@@ -242,7 +244,14 @@ class Ledger:
         if state is None or self.round is None:
             return None
         try:
-            return vmstate.dry_run(state, update, self.round + 1, reserve=self.reserve)
+            return vmstate.dry_run(
+                state,
+                update,
+                self.round,
+                parties=self.parties,
+                reserve=self.reserve,
+                vm=self.vm,
+            )
         except codec_state.InvalidUpdate:
             return None
 

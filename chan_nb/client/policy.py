@@ -130,6 +130,8 @@ class Context:
     #: the verified state's trees once the channel holds a contract (None: accounts only,
     #: built from ``balances`` when a round needs them)
     trees: StateTrees | None = None
+    #: runs contract code (None: the FATE VM when this build has one)
+    vm: vmstate.ContractRunner | None = None
 
     def fee_cap(self, tx: txs.Tx) -> int:
         """The largest fee we sign for ``tx``: its gas at our gas price cap, and ``max_fee``."""
@@ -417,6 +419,7 @@ def _state_hash_of_trees(c: _Check, inner: RoundTx, balances: Mapping[str, int])
             inner.round,
             parties=parties,
             reserve=params.channel_reserve if params else 0,
+            vm=c.context.vm,
         )
     except codec_state.InvalidUpdate as exc:
         if exc.rule is codec_state.UpdateRule.NEEDS_VM:
@@ -503,6 +506,7 @@ def _force_progress(c: _Check) -> None:
             tx.round,
             parties=parties,
             reserve=params.channel_reserve if params else 0,
+            vm=c.context.vm,
         )
     except codec_state.InvalidUpdate as exc:
         c.problem(f"{exc} (not signed automatically)")

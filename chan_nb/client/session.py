@@ -43,6 +43,7 @@ from chan_nb.client.transport import (
     Transport,
     WebSocketTransport,
 )
+from chan_nb.client.vmstate import ContractRunner
 from chan_nb.codec.encoding import decode, encode
 from chan_nb.codec.fate import CodeObject, FateCode, Value
 from chan_nb.codec.keys import Keypair
@@ -194,6 +195,7 @@ class Session:
         next_id: Callable[[], Json] | None = None,
         max_events: int = MAX_EVENTS,
         max_frame: int = MAX_FRAME_BYTES,
+        vm: ContractRunner | None = None,
     ) -> None:
         if role not in ("initiator", "responder"):
             raise ValueError(f"role must be initiator or responder, got {role!r}")
@@ -223,6 +225,7 @@ class Session:
             next_id=next_id,
             network_id=network_id,
             generalized=self.policy.generalized,
+            vm=vm,
         )
         #: the latest events (at most ``2 × max_events``; older ones are dropped)
         self.events: list[ev.Event] = []
@@ -1329,6 +1332,7 @@ class Session:
             max_gas_price=self.policy.max_gas_price,
             generalized=self.policy.generalized,
             trees=self.core.ledger.trees,
+            vm=self.core.vm,
         )
 
     async def _sign_and_reply(self, request: ev.SignRequest) -> None:

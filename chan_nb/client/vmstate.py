@@ -3,19 +3,24 @@
 A state with contracts is not determined by the balances: its hash covers the contract
 accounts, the contracts tree (code, stores) and the round's calls. So once a channel
 holds a contract the client keeps the whole :class:`~chan_nb.codec.trees.StateTrees`
-of its verified state and applies each proposed round to it itself — transfers,
-deposits and withdrawals with :mod:`chan_nb.codec.state`'s rules, contract creation and
-calls with the FATE VM (:mod:`chan_nb.vm`) — then compares the state hash it gets with
-the one the node asks it to sign. Nothing the node says about a contract's result is
-taken: the call objects come from this client's own VM run.
+of its verified state and applies each proposed round to it itself — contract creation
+and calls with the FATE VM (:mod:`chan_nb.vm`, the same channel-level rules the
+embedded node runs) — then compares the state hash it gets with the one the node asks
+it to sign. Nothing the node says about a contract's result is taken: the call objects
+come from this client's own VM run.
 
-Each round starts with the calls tree emptied (fate.md §6.5).
+What the VM runs against besides the state — the pinned block's environment, on-chain
+reads, the node's gas profile — cannot be checked by the client: :class:`FateVm` takes
+them as given (by default the embedded node's current-era rules and a fixed block), so a
+call whose result depends on them (``Chain.timestamp``, on-chain balances) is verified
+only when those agree with the node's, and refused otherwise.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from chan_nb.codec import encoding, trees
 from chan_nb.codec import state as codec_state
@@ -38,6 +43,69 @@ class RoundOutcome:
     @property
     def state_hash(self) -> bytes:
         return self.trees.state_hash()
+
+
+class ContractRunner(Protocol):
+    """What the client needs from a VM: a round on the full trees, and a dry run.
+
+    An update that cannot be applied raises :class:`InvalidUpdate` (a call that
+    reverts is not one: it still makes a round, its call object says how it ended).
+    """
+
+    def apply_round(
+        self, state: StateTrees, updates: Sequence[upd.Update], round_: int, *, reserve: int
+    ) -> RoundOutcome: ...
+
+    def dry_run(
+        self, state: StateTrees, update: upd.OffChainCallContract, latest: int, *, reserve: int
+    ) -> CallObject: ...
+
+
+class NoVm:
+    """No VM: balance updates only; every contract update is one the client cannot check."""
+
+    def apply_round(
+        self, state: StateTrees, updates: Sequence[upd.Update], round_: int, *, reserve: int
+    ) -> RoundOutcome:
+        accounts = dict(state.accounts)
+        parties = [k for k in accounts if k not in state.contracts]
+        for update in updates:
+            if not isinstance(update, codec_state.BALANCE_UPDATES):
+                raise _needs_vm(update)
+            decoded = {k: trees.Account.decode(accounts[k]) for k in parties}
+            after = codec_state.apply_updates(
+                {k: a.balance for k, a in decoded.items()},
+                (update,),
+                codec_state.by_pubkey,
+                participants=parties,
+                reserve=reserve,
+            )
+            for key, balance in after.items():
+                old = decoded[key]
+                account = trees.Account(
+                    old.nonce, balance, old.flags, old.ga_contract, old.ga_auth_fun
+                )
+                accounts[key] = account.serialize()
+        return RoundOutcome(_with(state, accounts=accounts, calls={}))
+
+    def dry_run(
+        self, state: StateTrees, update: upd.OffChainCallContract, latest: int, *, reserve: int
+    ) -> CallObject:
+        raise _needs_vm(update)
+
+
+def _needs_vm(update: upd.Update) -> InvalidUpdate:
+    return InvalidUpdate(UpdateRule.NEEDS_VM, f"{update.OP} changes balances only a VM can compute")
+
+
+def _with(state: StateTrees, **parts: Mapping[bytes, bytes]) -> StateTrees:
+    names = ("accounts", "calls", "channels", "contracts", "ns", "oracles")
+    return StateTrees(**{name: parts.get(name, getattr(state, name)) for name in names})
+
+
+def default_runner() -> ContractRunner:
+    """The FATE VM when this build has it, else :class:`NoVm`."""
+    return NoVm()
 
 
 def trees_of_balances(balances: Mapping[str, int]) -> StateTrees:
@@ -66,74 +134,41 @@ def apply_round(
     *,
     parties: Sequence[str],
     reserve: int = 0,
+    vm: ContractRunner | None = None,
 ) -> RoundOutcome:
     """The trees after round ``round_``'s ``updates``; :class:`InvalidUpdate` when one fails.
 
-    A contract call that reverts or errors is not a failure: it makes a round (its call
-    object says how it ended).
+    Contract updates must come from a participant (an owner or caller that is not one
+    is refused here, before any code runs).
     """
-    current = StateTrees(
-        accounts=state.accounts,
-        channels=state.channels,
-        contracts=state.contracts,
-        ns=state.ns,
-        oracles=state.oracles,
-    )
-    calls: list[CallObject] = []
     for update in updates:
-        if isinstance(update, codec_state.BALANCE_UPDATES):
-            current = _move_coins(current, update, parties, reserve)
-        else:
-            current, call = _run_contract(current, update, round_, reserve)
-            calls.append(call)
-    return RoundOutcome(current, tuple(calls))
+        payer = _payer(update)
+        if payer is not None and payer not in parties:
+            raise InvalidUpdate(UpdateRule.INVALID_PUBKEYS, f"{payer} is not a participant")
+    return (vm or default_runner()).apply_round(state, updates, round_, reserve=reserve)
 
 
 def dry_run(
-    state: StateTrees, update: upd.OffChainCallContract, round_: int, *, reserve: int = 0
+    state: StateTrees,
+    update: upd.OffChainCallContract,
+    latest: int,
+    *,
+    parties: Sequence[str],
+    reserve: int = 0,
+    vm: ContractRunner | None = None,
 ) -> CallObject:
-    """The call object ``update`` would give in round ``round_`` (the state is not changed)."""
-    _, call = _run_contract(StateTrees(**_parts(state)), update, round_, reserve)
-    return call
+    """The call object ``update`` would give in the round after ``latest`` (state unchanged)."""
+    if update.caller.api not in parties:
+        raise InvalidUpdate(UpdateRule.INVALID_PUBKEYS, "the caller is not a participant")
+    return (vm or default_runner()).dry_run(state, update, latest, reserve=reserve)
 
 
-def _parts(state: StateTrees) -> dict[str, Mapping[bytes, bytes]]:
-    return {
-        "accounts": state.accounts,
-        "channels": state.channels,
-        "contracts": state.contracts,
-        "ns": state.ns,
-        "oracles": state.oracles,
-    }
-
-
-def _move_coins(
-    state: StateTrees, update: upd.Update, parties: Sequence[str], reserve: int
-) -> StateTrees:
-    """A transfer, deposit, withdrawal or meta on the participants' accounts."""
-    keys = [encoding.decode(p, "ak") for p in parties]
-    accounts = dict(state.accounts)
-    decoded = {k: trees.Account.decode(accounts[k]) for k in keys if k in accounts}
-    before = {k: a.balance for k, a in decoded.items()}
-    after = codec_state.apply_updates(
-        before, (update,), codec_state.by_pubkey, participants=keys, reserve=reserve
-    )
-    for key, balance in after.items():
-        old = decoded.get(key)
-        account = (
-            trees.Account(0, balance)
-            if old is None
-            else trees.Account(old.nonce, balance, old.flags, old.ga_contract, old.ga_auth_fun)
-        )
-        accounts[key] = account.serialize()
-    return StateTrees(**{**_parts(state), "accounts": accounts})
-
-
-def _run_contract(
-    state: StateTrees, update: upd.Update, round_: int, reserve: int
-) -> tuple[StateTrees, CallObject]:
-    """A contract update run by the VM: the trees after it and its call object."""
-    raise InvalidUpdate(UpdateRule.NEEDS_VM, f"{update.OP} changes balances only a VM can compute")
+def _payer(update: upd.Update) -> str | None:
+    if isinstance(update, upd.OffChainNewContract):
+        return update.owner.api
+    if isinstance(update, upd.OffChainCallContract):
+        return update.caller.api
+    return None
 
 
 def decode_trees(text: str) -> StateTrees | None:
@@ -145,11 +180,14 @@ def decode_trees(text: str) -> StateTrees | None:
 
 
 __all__ = [
+    "ContractRunner",
     "InvalidUpdate",
+    "NoVm",
     "RoundOutcome",
     "UpdateRule",
     "apply_round",
     "decode_trees",
+    "default_runner",
     "dry_run",
     "has_contracts",
     "participant_balances",
