@@ -26,15 +26,13 @@ from chan_nb.codec import encoding, trees
 from chan_nb.codec import state as codec_state
 from chan_nb.codec import updates as upd
 from chan_nb.codec.contracts import CallObject
+from chan_nb.codec.state import InvalidUpdate, UpdateRule
 from chan_nb.codec.trees import StateTrees
 from chan_nb.errors import DecodeError
 
-InvalidUpdate = codec_state.InvalidUpdate
-UpdateRule = codec_state.UpdateRule
-
 
 @dataclass(frozen=True)
-class RoundOutcome:
+class RanRound:
     """The trees after a round and the calls it made (in the order of its updates)."""
 
     trees: StateTrees
@@ -54,7 +52,7 @@ class ContractRunner(Protocol):
 
     def apply_round(
         self, state: StateTrees, updates: Sequence[upd.Update], round_: int, *, reserve: int
-    ) -> RoundOutcome: ...
+    ) -> RanRound: ...
 
     def dry_run(
         self, state: StateTrees, update: upd.OffChainCallContract, latest: int, *, reserve: int
@@ -66,7 +64,7 @@ class NoVm:
 
     def apply_round(
         self, state: StateTrees, updates: Sequence[upd.Update], round_: int, *, reserve: int
-    ) -> RoundOutcome:
+    ) -> RanRound:
         accounts = dict(state.accounts)
         parties = [k for k in accounts if k not in state.contracts]
         for update in updates:
@@ -86,7 +84,7 @@ class NoVm:
                     old.nonce, balance, old.flags, old.ga_contract, old.ga_auth_fun
                 )
                 accounts[key] = account.serialize()
-        return RoundOutcome(_with(state, accounts=accounts, calls={}))
+        return RanRound(_with(state, accounts=accounts, calls={}))
 
     def dry_run(
         self, state: StateTrees, update: upd.OffChainCallContract, latest: int, *, reserve: int
@@ -135,7 +133,7 @@ def apply_round(
     parties: Sequence[str],
     reserve: int = 0,
     vm: ContractRunner | None = None,
-) -> RoundOutcome:
+) -> RanRound:
     """The trees after round ``round_``'s ``updates``; :class:`InvalidUpdate` when one fails.
 
     Contract updates must come from a participant (an owner or caller that is not one
@@ -181,10 +179,8 @@ def decode_trees(text: str) -> StateTrees | None:
 
 __all__ = [
     "ContractRunner",
-    "InvalidUpdate",
     "NoVm",
-    "RoundOutcome",
-    "UpdateRule",
+    "RanRound",
     "apply_round",
     "decode_trees",
     "default_runner",
