@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from chan_nb.codec import signing, trees
+from chan_nb.codec.hashing import blake2b_256
 from chan_nb.codec.txs import (
     ChannelCloseMutualTx,
     ChannelCloseSoloTx,
@@ -30,10 +31,16 @@ from chan_nb.codec.txs import (
     Tx,
 )
 from chan_nb.errors import ChanNbError, DecodeError
+from chan_nb.node.contracts import ChainEnv, PointerKind
 
 #: How many nonces ahead of an account the mempool accepts a locally pushed tx
 #: (the node's ``mempool.nonce_offset``).
 NONCE_OFFSET: Final = 5
+
+#: The embedded chain's key blocks: genesis time and spacing (ms), and who mines them.
+GENESIS_TIME_MS: Final = 1_700_000_000_000
+KEY_BLOCK_MS: Final = 180_000
+BENEFICIARY: Final = blake2b_256(b"chan_nb embedded node beneficiary")
 
 #: Dispute txs (disputes-and-current-node.md §1.3): who watches a channel reacts to them.
 DISPUTE_TXS: Final = (ChannelCloseSoloTx, ChannelSlashTx, ChannelSettleTx, ChannelSnapshotSoloTx)
@@ -110,6 +117,37 @@ class Chain:
     mempool: list[SignedTx] = field(default_factory=list)
     included: dict[str, Inclusion] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # th_ -> why it was dropped
+    #: block hash -> the environment a contract pinned to it sees, for blocks this chain
+    #: did not make (a replay pins the recorded node's blocks, :meth:`pin_block`)
+    pinned: dict[bytes, ChainEnv] = field(default_factory=dict)
+    #: AENS names (name -> pointer key -> (kind, pubkey)), read by contracts (AENS.resolve)
+    names: dict[bytes, dict[bytes, tuple[PointerKind, bytes]]] = field(default_factory=dict)
+
+    # -- what a contract sees ------------------------------------------------------------
+    def env(self, block_hash: bytes | None = None) -> ChainEnv:
+        """The environment of a pinned block: a pinned one by hash, else the top (fate.md §5)."""
+        pinned = self.pinned.get(block_hash) if block_hash is not None else None
+        if pinned is not None:
+            return pinned
+        return ChainEnv(
+            height=self.height,
+            timestamp=GENESIS_TIME_MS + self.height * KEY_BLOCK_MS + 1,
+            beneficiary=BENEFICIARY,
+            network_id=self.network_id,
+            key_block_hashes={
+                h: self.key_block_hash(h) for h in range(max(0, self.height - 255), self.height + 1)
+            },
+            accounts={pk: acc.balance for pk, acc in self.accounts.items()},
+            names={name: dict(pointers) for name, pointers in self.names.items()},
+        )
+
+    def key_block_hash(self, height: int) -> bytes:
+        """The (made-up, stable) hash of this chain's key block at ``height``."""
+        return blake2b_256(b"chan_nb key block" + height.to_bytes(8, "big"))
+
+    def pin_block(self, block_hash: bytes, env: ChainEnv) -> None:
+        """Make a block this chain did not mine known to contracts (a recorded pin)."""
+        self.pinned[block_hash] = env
 
     # -- accounts ------------------------------------------------------------------------
     def fund(self, pubkey: bytes, amount: int) -> Account:

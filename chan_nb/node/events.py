@@ -124,6 +124,49 @@ class Solo:
     nonce: int | None = None
 
 
+@dataclass(frozen=True)
+class NewContract:
+    """``channels.update.new_contract`` (vm/abi as given; checked by the FSM's round)."""
+
+    vm_version: int
+    abi_version: int
+    deposit: int
+    code: bytes
+    call_data: bytes
+    block_hash: bytes | None = None
+    meta: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallContract:
+    """``channels.update.call_contract``, or with ``dry_run`` ``channels.dry_run.call_contract``."""
+
+    contract: bytes
+    abi_version: int
+    amount: int
+    call_data: bytes
+    block_hash: bytes | None = None
+    meta: tuple[str, ...] = ()
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class GetContract:
+    pubkey: bytes
+
+
+@dataclass(frozen=True)
+class GetContractCall:
+    contract: bytes
+    caller: bytes
+    round: int
+
+
+@dataclass(frozen=True)
+class CleanContractCalls:
+    pass
+
+
 Call = (
     Transfer
     | Deposit
@@ -139,8 +182,15 @@ Call = (
     | Stop
     | AssumeMinDepth
     | Solo
+    | NewContract
+    | CallContract
+    | GetContract
+    | GetContractCall
+    | CleanContractCalls
 )
-ROUND_CALLS: Final = (Transfer, Deposit, Withdraw, Shutdown, Leave)
+ROUND_CALLS: Final = (Transfer, Deposit, Withdraw, Shutdown, Leave, NewContract, CallContract)
+#: contract reads: served from the latest co-signed state in any ready state
+CONTRACT_READS: Final = (GetContract, GetContractCall, CleanContractCalls)
 
 
 class Postpone(Enum):

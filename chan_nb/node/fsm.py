@@ -37,12 +37,16 @@ from chan_nb.codec.txs import (
     Tx,
 )
 from chan_nb.codec.updates import (
+    OffChainCallContract,
     OffChainDeposit,
     OffChainMeta,
+    OffChainNewContract,
     OffChainTransfer,
     OffChainWithdrawal,
     Update,
+    pack_ct_version,
 )
+from chan_nb.node import contracts as node_contracts
 from chan_nb.node import fees, offchain
 from chan_nb.node.chain import Chain, ChannelObject, TxRejected
 from chan_nb.node.config import NodeConfig
@@ -52,16 +56,21 @@ from chan_nb.node.events import (
     AbortReply,
     AssumeMinDepth,
     Call,
+    CallContract,
     CallResult,
     ChannelIdKnown,
+    CleanContractCalls,
     Deposit,
     Fail,
     GetBalances,
+    GetContract,
+    GetContractCall,
     GetOffchainState,
     GetPoi,
     Leave,
     Listen,
     Message,
+    NewContract,
     Notify,
     Output,
     PeerMsg,
@@ -248,6 +257,8 @@ class Pending:
     round: int
     awaiting: str | None  # fsm tag of our client's signature we wait for
     tx_hash: str | None = None
+    contracts: node_contracts.ContractsState = node_contracts.EMPTY
+    block_hash: bytes | None = None  # the block a contract round is pinned to
 
 
 @dataclass(frozen=True)
@@ -349,6 +360,8 @@ class ChannelFsm:
     _channel_id_api: str | None = None
     #: a signed settle waiting for the lock to expire (pushed by :meth:`chain_advanced`)
     held_settle: SignedTx | None = None
+    #: calls of the co-signed rounds, for ``get.contract_call`` (fate.md §6.5)
+    call_log: node_contracts.CallLog = field(default_factory=node_contracts.CallLog)
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -607,6 +620,12 @@ class ChannelFsm:
             if isinstance(request, Message):
                 return self._message(request)
             return self._read(request)
+        if isinstance(request, GetContract | GetContractCall | CleanContractCalls) or (
+            isinstance(request, CallContract) and request.dry_run
+        ):
+            if state in NOT_READY_STATES or self.cosigned is None:
+                return Fail(Reason.NOT_READY)
+            return self._contract_read(request)
         if isinstance(request, AssumeMinDepth):
             return self._assume_min_depth(request, now)
         if isinstance(request, Solo):
@@ -625,7 +644,7 @@ class ChannelFsm:
             state is State.AWAITING_SIGNATURE
             and self.pending is not None
             and self.pending.op is not Op.CREATE
-            and isinstance(request, Transfer | Deposit | Withdraw)
+            and isinstance(request, Transfer | Deposit | Withdraw | NewContract | CallContract)
         ):
             # a new round while the last one still waits for this client's signature
             self._roll_back(codes.CONFLICT_CONFLICT, tell_peer=not self.pending.starter)
@@ -647,6 +666,7 @@ class ChannelFsm:
         balances = self._balances_now()
         if balances is None:
             return Fail(Reason.NOT_READY)
+        contracts = node_contracts.EMPTY if self.cosigned is None else self.cosigned.contracts
         if isinstance(request, GetBalances):
             return Reply(
                 [
@@ -660,20 +680,20 @@ class ChannelFsm:
             p = self.pending
             if p is not None and p.op is not Op.CREATE and self._has_my_signature(p.signed):
                 half = p.signed.to_api()
+            state = node_contracts.state_trees(balances, contracts)
             return Reply(
                 {
-                    "calls": offchain.EMPTY_CALLS_API,
+                    "calls": trees.calls_to_api(contracts.calls),
                     "half_signed_tx": half,
                     "signed_tx": "" if self.cosigned is None else self.cosigned.signed.to_api(),
-                    "trees": offchain.trees_api(balances),
+                    "trees": state.to_api(),
                 }
             )
-        if request.contracts:
-            return Fail(Reason.NOT_FOUND)
         try:
-            return Reply({"poi": offchain.poi_api(balances, request.accounts)})
-        except UpdateRejected as exc:
+            poi = node_contracts.poi_api(balances, contracts, request.accounts, request.contracts)
+        except node_contracts.ContractRejected as exc:
             return Fail(exc.reason)
+        return Reply({"poi": poi})
 
     def _message(self, request: Message) -> CallResult:
         if request.to_id != self.peer:
@@ -712,6 +732,8 @@ class ChannelFsm:
                 return self._start_funds(request)
             if isinstance(request, Shutdown):
                 return self._start_shutdown(request)
+            if isinstance(request, NewContract | CallContract):
+                return self._start_contract(request)
         except UpdateRejected as exc:
             return Fail(exc.reason)
         except ValueError:  # e.g. a negative fee or nonce: the tx cannot be built
@@ -729,9 +751,12 @@ class ChannelFsm:
         balances: dict[bytes, int] | None,
         round_: int,
         sign_tag: str,
+        contracts: node_contracts.ContractsState = node_contracts.EMPTY,
     ) -> CallResult:
         signed = SignedTx.wrap(tx)
-        self.pending = Pending(op, True, signed, updates, balances, round_, sign_tag)
+        self.pending = Pending(
+            op, True, signed, updates, balances, round_, sign_tag, contracts=contracts
+        )
         self._sign_request(methods.SIGN_BY_FSM_TAG[sign_tag].request, signed, updates)
         self._set_state(State.AWAITING_SIGNATURE)
         return OK
@@ -744,12 +769,98 @@ class ChannelFsm:
             ),
             *self._meta(request.meta),
         )
-        balances = offchain.apply_updates(
-            self.cosigned.balances, updates, self.participants, self.terms.channel_reserve
-        )
+        balances, contracts = self._next_state(updates)
         round_ = self.cosigned.round + 1
-        tx = ChannelOffchainTx(Id.channel(self.channel_id), round_, offchain.state_hash(balances))
-        return self._propose(Op.UPDATE, tx, updates, balances, round_, "update")
+        state_hash = offchain.full_state_hash(balances, contracts)
+        tx = ChannelOffchainTx(Id.channel(self.channel_id), round_, state_hash)
+        return self._propose(Op.UPDATE, tx, updates, balances, round_, "update", contracts)
+
+    def _round_context(self, round_: int, block_hash: bytes | None) -> node_contracts.RoundContext:
+        """What the VM needs for a round: participants, reserve, pinned block, profile."""
+        return node_contracts.RoundContext(
+            self.participants,
+            self.terms.channel_reserve,
+            round_,
+            self.chain.env(block_hash),
+            node_contracts.profile_of(self.config.effective_era),
+            node_contracts.default_vm(),
+        )
+
+    def _next_state(
+        self, updates: tuple[Update, ...], block_hash: bytes | None = None
+    ) -> tuple[dict[bytes, int], node_contracts.ContractsState]:
+        """Balances and contracts after ``updates`` on the latest co-signed state."""
+        assert self.cosigned is not None
+        round_ = self.cosigned.round + 1
+        return offchain.apply_round(
+            self.cosigned.balances,
+            self.cosigned.contracts,
+            updates,
+            lambda: self._round_context(round_, block_hash),
+            self.participants,
+            self.terms.channel_reserve,
+        )
+
+    def _contract_update(self, request: NewContract | CallContract) -> Update:
+        """The update a contract request stands for (gas and gas price as the WS API's)."""
+        me = Id.account(self.me)
+        if isinstance(request, NewContract):
+            return OffChainNewContract(
+                me,
+                pack_ct_version(request.vm_version, request.abi_version),
+                request.code,
+                request.deposit,
+                request.call_data,
+            )
+        return OffChainCallContract(
+            me,
+            Id.contract(request.contract),
+            request.abi_version,
+            request.amount,
+            node_contracts.WS_GAS,
+            node_contracts.WS_GAS_PRICE,
+            request.call_data,
+            (),
+        )
+
+    def _start_contract(self, request: NewContract | CallContract) -> CallResult:
+        """A contract round: the node's checks and the VM, then the signing flow."""
+        assert self.cosigned is not None and self.channel_id is not None
+        updates = (self._contract_update(request), *self._meta(request.meta))
+        balances, contracts = self._next_state(updates, request.block_hash)
+        round_ = self.cosigned.round + 1
+        state_hash = offchain.full_state_hash(balances, contracts)
+        tx = ChannelOffchainTx(Id.channel(self.channel_id), round_, state_hash)
+        result = self._propose(Op.UPDATE, tx, updates, balances, round_, "update", contracts)
+        assert self.pending is not None
+        self.pending.block_hash = request.block_hash
+        return result
+
+    def _contract_read(
+        self, request: GetContract | GetContractCall | CleanContractCalls | CallContract
+    ) -> CallResult:
+        """get.contract, get.contract_call, clean_contract_calls and dry runs (§6.8)."""
+        assert self.cosigned is not None
+        latest = self.cosigned
+        try:
+            if isinstance(request, GetContract):
+                return Reply(node_contracts.contract_json(latest.contracts, request.pubkey))
+            if isinstance(request, GetContractCall):
+                call = self.call_log.lookup(request.contract, request.caller, request.round)
+                return Fail(Reason.CALL_NOT_FOUND) if call is None else Reply(call.to_dict())
+            if isinstance(request, CleanContractCalls):
+                self.call_log.clear()
+                return Reply({"action": "calls_pruned"})
+            update = self._contract_update(request)
+            assert isinstance(update, OffChainCallContract)
+            round_ = latest.round + 1
+            ctx = self._round_context(round_, request.block_hash)
+            _, _, call = node_contracts.call_contract(
+                dict(latest.balances), latest.contracts.pruned(), update, ctx
+            )
+            return Reply(call.to_dict())
+        except node_contracts.ContractRejected as exc:
+            return Fail(exc.reason)
 
     def _start_funds(self, request: Deposit | Withdraw) -> CallResult:
         assert self.cosigned is not None and self.channel_id is not None
@@ -766,15 +877,13 @@ class ChannelFsm:
         )
         updates = (update, *self._meta(request.meta))
         try:
-            balances = offchain.apply_updates(
-                self.cosigned.balances, updates, self.participants, self.terms.channel_reserve
-            )
+            balances, contracts = self._next_state(updates)
         except UpdateRejected:
             return Fail(Reason.INTERNAL)  # the node maps tx-building errors to −32603
         round_ = self.cosigned.round + 1
         nonce = request.nonce if request.nonce is not None else self.chain.next_nonce(self.me)
         channel = Id.channel(self.channel_id)
-        state_hash = offchain.state_hash(balances)
+        state_hash = offchain.full_state_hash(balances, contracts)
         ttl = self.options.ttl
 
         def build(fee: int) -> Tx:
@@ -793,7 +902,7 @@ class ChannelFsm:
                 return Fail(Reason.INTERNAL)
         tx = build(fee)
         op, tag = (Op.DEPOSIT, "deposit_tx") if deposit else (Op.WITHDRAW, "withdraw_tx")
-        return self._propose(op, tx, updates, balances, round_, tag)
+        return self._propose(op, tx, updates, balances, round_, tag, contracts)
 
     def _start_shutdown(self, request: Shutdown) -> CallResult:
         assert self.cosigned is not None and self.channel_id is not None
@@ -898,7 +1007,8 @@ class ChannelFsm:
                 "withdraw_tx": "withdraw_created",
                 "shutdown": "shutdown",
             }[tag]
-            self._send(kind, signed=p.signed, updates=p.updates)
+            data = None if p.block_hash is None else {"block_hash": p.block_hash}
+            self._send(kind, signed=p.signed, updates=p.updates, data=data)
             next_state = {
                 "update": State.AWAITING_UPDATE_ACK,
                 "deposit_tx": State.DEP_HALF_SIGNED,
@@ -931,7 +1041,8 @@ class ChannelFsm:
     def _cosign(self, p: Pending) -> None:
         """The pending round is now co-signed: it becomes the latest state."""
         assert p.balances is not None
-        self.cosigned = CoSigned(p.signed, p.round, dict(p.balances))
+        self.cosigned = CoSigned(p.signed, p.round, dict(p.balances), p.contracts)
+        self.call_log.add_round(p.contracts)
         self.out.append(SaveState())
 
     # -- entering open, rolling back, terminating ---------------------------------------------
@@ -1160,7 +1271,8 @@ class ChannelFsm:
             return lambda fee: ChannelSnapshotSoloTx(channel, me, payload, ttl, fee, nonce_)
         if op is Op.CLOSE_SOLO and latest.round == on_chain.round:
             payload = b""  # the on-chain state is the latest: close on it
-        poi = trees.StateTrees.from_balances(latest.balances).poi(accounts=self.participants)
+        state = node_contracts.state_trees(latest.balances, latest.contracts)
+        poi = state.poi(accounts=self.participants)
         proof = poi.serialize()
         kind = ChannelSlashTx if op is Op.SLASH else ChannelCloseSoloTx
         return lambda fee: kind(channel, me, payload, proof, ttl, fee, nonce_)
@@ -1406,8 +1518,10 @@ class ChannelFsm:
         self._enter_open()
         return True
 
-    def _proposal_balances(self, msg: PeerMsg, op: Op) -> dict[bytes, int] | None:
-        """Balances the peer's proposal leads to, when it is a valid next round."""
+    def _proposal_balances(
+        self, msg: PeerMsg, op: Op
+    ) -> tuple[dict[bytes, int], node_contracts.ContractsState] | None:
+        """Balances and contracts the peer's proposal leads to, when it is a valid next round."""
         assert self.cosigned is not None and self.channel_id is not None
         signed = msg.signed
         if signed is None:
@@ -1423,13 +1537,12 @@ class ChannelFsm:
         assert isinstance(tx, ChannelOffchainTx | ChannelDepositTx | ChannelWithdrawTx)
         if tx.channel_id.value != self.channel_id or tx.round != self.cosigned.round + 1:
             return None
+        block_hash = msg.data.get("block_hash") if isinstance(msg.data, dict) else None
         try:
-            balances = offchain.apply_updates(
-                self.cosigned.balances, msg.updates, self.participants, self.terms.channel_reserve
-            )
+            balances, contracts = self._next_state(msg.updates, block_hash)
         except UpdateRejected:
             return None
-        if offchain.state_hash(balances) != tx.state_hash:
+        if offchain.full_state_hash(balances, contracts) != tx.state_hash:
             return None
         if op is Op.DEPOSIT and not (
             isinstance(tx, ChannelDepositTx)
@@ -1451,7 +1564,7 @@ class ChannelFsm:
         assert peer is not None
         if self._check_signatures(signed, signed.tx_bytes, (peer,)) is not None:
             return None
-        return balances
+        return balances, contracts
 
     def _in_round(self) -> bool:
         """A round of ours is under way (a competing proposal is a conflict)."""
@@ -1487,12 +1600,20 @@ class ChannelFsm:
         if self.state is not State.OPEN:
             return False
         assert self.cosigned is not None and msg.signed is not None
-        balances = self._proposal_balances(msg, op)
-        if balances is None:
+        proposed = self._proposal_balances(msg, op)
+        if proposed is None:
             self._send(ERROR_MSG_OF_OP[op], error_code=codes.CONFLICT_CONFLICT)
             return True
+        balances, contracts = proposed
         pending = Pending(
-            op, False, msg.signed, msg.updates, balances, self.cosigned.round + 1, tag
+            op,
+            False,
+            msg.signed,
+            msg.updates,
+            balances,
+            self.cosigned.round + 1,
+            tag,
+            contracts=contracts,
         )
         if not self.client_connected:
             if not self._has_my_signature(msg.signed):

@@ -9,7 +9,7 @@ payer with at least the channel reserve.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -18,6 +18,8 @@ from chan_nb.codec import trees
 from chan_nb.codec.txs import SignedTx
 from chan_nb.codec.updates import Update
 from chan_nb.errors import ChanNbError
+from chan_nb.node import contracts as node_contracts
+from chan_nb.node.contracts import ContractsState
 from chan_nb.protocol.codes import Reason
 
 #: ``calls`` of a channel without contracts: an empty calls tree.
@@ -73,13 +75,43 @@ def apply_updates(
         raise UpdateRejected(reason, str(exc)) from None
 
 
+def apply_round(
+    balances: Balances,
+    contracts: ContractsState,
+    updates: Sequence[Update],
+    ctx: Callable[[], node_contracts.RoundContext],
+    participants: tuple[bytes, bytes],
+    channel_reserve: int,
+) -> tuple[dict[bytes, int], ContractsState]:
+    """The state after a round: balances and contracts (the calls tree pruned first).
+
+    A channel without contracts and a round without contract updates take the
+    balances-only path; ``ctx`` (made only when needed) gives the VM its round.
+    """
+    if contracts.empty and not node_contracts.has_contract_updates(updates):
+        return apply_updates(balances, updates, participants, channel_reserve), contracts
+    try:
+        return node_contracts.apply_round(balances, contracts, updates, ctx())
+    except node_contracts.ContractRejected as exc:
+        raise UpdateRejected(exc.reason, str(exc)) from None
+    except codec_state.InvalidUpdate as exc:
+        raise UpdateRejected(Reason(exc.rule), str(exc)) from None
+
+
+def full_state_hash(balances: Balances, contracts: ContractsState) -> bytes:
+    """The state hash over balances and contracts (accounts-only when there are none)."""
+    return node_contracts.state_hash(balances, contracts)
+
+
 @dataclass(frozen=True)
 class CoSigned:
-    """The latest state both parties signed: tx, round, and the balances behind its hash."""
+    """The latest state both parties signed: tx, round, and the balances and contracts
+    behind its hash."""
 
     signed: SignedTx
     round: int
     balances: Mapping[bytes, int]
+    contracts: ContractsState = node_contracts.EMPTY
 
     def balance(self, pubkey: bytes) -> int | None:
         return self.balances.get(pubkey)

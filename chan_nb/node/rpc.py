@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from chan_nb.codec import encoding, txs
 from chan_nb.errors import DecodeError
-from chan_nb.node import events
+from chan_nb.node import contracts, events
 from chan_nb.protocol import methods
 from chan_nb.protocol.codes import Reason
 
@@ -36,12 +36,15 @@ SOLO_METHODS: Final = frozenset(
 )
 
 
-#: Every method whose well-formed requests the embedded node answers with −32603
-#: because it does not simulate them (contracts need a VM; force progress runs a
-#: contract call on chain).
-NOT_SIMULATED: Final = UNSUPPORTED | frozenset(
+#: The requests that run contract code (the VM's work).
+RUNS_CODE: Final = frozenset(
     {methods.NEW_CONTRACT, methods.CALL_CONTRACT, methods.DRY_RUN_CALL_CONTRACT}
 )
+
+#: Every method whose well-formed requests the embedded node answers with −32603
+#: because it does not simulate them (force progress runs a contract call on chain;
+#: the contract updates only while no VM is installed).
+NOT_SIMULATED: Final = UNSUPPORTED | (frozenset() if contracts.VM_INSTALLED else RUNS_CODE)
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,41 @@ def _bytearray(value: Json) -> bytes:
         raise _Reject(Reason.BROKEN_ENCODING_BYTEARRAY) from None
 
 
+def _contract_and_bytearray(contract: Json, call_data: Json) -> tuple[bytes, bytes | None]:
+    """A ``ct_`` and a ``cb_`` read together: both broken → [1006, 1009]; a broken ``ct_``
+    → 1006 before any number is looked at; a broken ``cb_`` is left to the caller (1009
+    comes after the numbers' 1008)."""
+    try:
+        pubkey: bytes | None = encoding.decode(contract, "ct")
+    except DecodeError:
+        pubkey = None
+    try:
+        data: bytes | None = encoding.decode(call_data, "cb")
+    except DecodeError:
+        data = None
+    if pubkey is None:
+        raise _Reject(
+            Reason.BROKEN_ENCODING_CONTRACT_BYTEARRAY
+            if data is None
+            else Reason.BROKEN_ENCODING_CONTRACT
+        )
+    return pubkey, data
+
+
+def _block_hash(params: dict[str, Json]) -> bytes | None:
+    """The optional pinned block (``kh_``/``mh_``); a broken one is ignored as by the
+    transfer requests (websocket-api.md: accepted and ignored)."""
+    value = params.get("block_hash")
+    if not isinstance(value, str):
+        return None
+    for prefix in ("kh", "mh"):
+        try:
+            return encoding.decode(value, prefix)
+        except DecodeError:
+            continue
+    return None
+
+
 def _keys(value: Json, prefix: str) -> tuple[bytes, ...] | None:
     """The keys of a list of ``prefix_`` strings, None when any is broken."""
     if not isinstance(value, list):
@@ -240,32 +278,40 @@ def _to_call(method: str, params: Json) -> events.Call | Immediate | Silent | Re
         return _get_poi(_params(params))
     if method == methods.GET_CONTRACT:
         p = _params(params, "pubkey")
-        _contract(p["pubkey"])
-        return Reason.NOT_FOUND  # no contracts live in a simulated channel
+        return events.GetContract(_contract(p["pubkey"]))
     if method == methods.GET_CONTRACT_CALL:
         p = _params(params, "contract_id", "caller_id", "round")
-        _amount(p["round"])
-        _account(p["caller_id"])
-        _contract(p["contract_id"])
-        return Reason.CALL_NOT_FOUND
+        round_ = _amount(p["round"])
+        caller = _account(p["caller_id"])
+        return events.GetContractCall(_contract(p["contract_id"]), caller, round_)
     if method in (methods.CALL_CONTRACT, methods.DRY_RUN_CALL_CONTRACT):
         p = _params(params, "contract_id", "abi_version", "amount", "call_data")
-        _contract(p["contract_id"])
-        _amount(p["amount"])
-        _amount(p["abi_version"])
-        _bytearray(p["call_data"])
-        _meta(p)
-        return Reason.INTERNAL  # contracts need a VM: not simulated
+        contract, call_data = _contract_and_bytearray(p["contract_id"], p["call_data"])
+        amount = _amount(p["amount"])
+        abi_version = _amount(p["abi_version"])
+        if call_data is None:
+            raise _Reject(Reason.BROKEN_ENCODING_BYTEARRAY)
+        return events.CallContract(
+            contract,
+            abi_version,
+            amount,
+            call_data,
+            _block_hash(p),
+            _meta(p),
+            dry_run=method == methods.DRY_RUN_CALL_CONTRACT,
+        )
     if method == methods.NEW_CONTRACT:
         p = _params(params, "vm_version", "abi_version", "deposit", "code", "call_data")
-        for key in ("vm_version", "abi_version", "deposit"):
-            _amount(p[key])
-        _bytearray(p["code"])
-        _bytearray(p["call_data"])
-        _meta(p)
-        return Reason.INTERNAL
+        vm_version, abi_version, deposit = (
+            _amount(p[key]) for key in ("vm_version", "abi_version", "deposit")
+        )
+        code = _bytearray(p["code"])
+        call_data = _bytearray(p["call_data"])
+        return events.NewContract(
+            vm_version, abi_version, deposit, code, call_data, _block_hash(p), _meta(p)
+        )
     if method == methods.CLEAN_CONTRACT_CALLS:
-        return Immediate({"action": "calls_pruned"})
+        return events.CleanContractCalls()
     if method == methods.HISTORY_FETCH:
         _params(params)
         return Immediate([])

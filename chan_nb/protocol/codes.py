@@ -88,6 +88,7 @@ class Reason(StrEnum):
     BROKEN_ENCODING_CONTRACT = "broken_encoding_contract"
     BROKEN_ENCODING_ACCOUNT_CONTRACT = "broken_encoding_account_contract"
     BROKEN_ENCODING_BYTEARRAY = "broken_encoding_bytearray"
+    BROKEN_ENCODING_CONTRACT_BYTEARRAY = "broken_encoding_contract_bytearray"
     BROKEN_ENCODING_TRANSACTION = "broken_encoding_transaction"
     CONTRACT_INIT_FAILED = "contract_init_failed"
     NOT_A_NUMBER = "not_a_number"
@@ -138,6 +139,7 @@ REASONS: Final[dict[Reason, ErrorSpec]] = {
     Reason.BROKEN_ENCODING_CONTRACT: ErrorSpec(REJECTED, (1006,)),
     Reason.BROKEN_ENCODING_ACCOUNT_CONTRACT: ErrorSpec(REJECTED, (1005, 1006)),
     Reason.BROKEN_ENCODING_BYTEARRAY: ErrorSpec(REJECTED, (1009,)),
+    Reason.BROKEN_ENCODING_CONTRACT_BYTEARRAY: ErrorSpec(REJECTED, (1006, 1009)),
     Reason.BROKEN_ENCODING_TRANSACTION: ErrorSpec(REJECTED, (1010,)),
     Reason.CONTRACT_INIT_FAILED: ErrorSpec(REJECTED, (1007,)),
     Reason.NOT_A_NUMBER: ErrorSpec(REJECTED, (1008,)),

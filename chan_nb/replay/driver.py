@@ -30,6 +30,7 @@ from chan_nb.client.recorder import Recorder
 from chan_nb.client.session import Session
 from chan_nb.client.signer import Signer
 from chan_nb.client.transport import Transport
+from chan_nb.codec import contracts as codec_contracts
 from chan_nb.codec import encoding, signing, trees, txs
 from chan_nb.codec.hashing import channel_pubkey
 from chan_nb.codec.ids import Id
@@ -40,6 +41,7 @@ from chan_nb.node.rpc import NOT_SIMULATED
 from chan_nb.protocol import codes, methods
 from chan_nb.protocol.frames import strings_in
 from chan_nb.recording import Direction, Frame, Kind, load
+from chan_nb.replay import fate_ids
 
 if TYPE_CHECKING:
     from chan_nb.node import EmbeddedNode, Era
@@ -66,6 +68,8 @@ CHAIN_EVENTS: Final = frozenset(
     }
 )
 PRELUDE_NAME: Final = "init_per_group.md"
+#: vm_version of AEVM contracts (fate.md §0): the 2020 recordings' vm 6 among them
+AEVM_VM_VERSIONS: Final = frozenset({1, 3, 4, 6})
 FUNDING_EVENTS: Final = frozenset({"funding_created", "funding_signed"})
 
 
@@ -78,6 +82,30 @@ def _describe(frame: Frame) -> str:
     what = (frame.method or "result").removeprefix("channels.")
     detail = frame.event or frame.info
     return f"#{frame.seq} {what}" + (f" {detail}" if detail else "")
+
+
+def _created(frame: Frame) -> list[str]:
+    """Owners of the contracts a sign request's updates create (``ak_`` each)."""
+    if not (frame.method or "").startswith(methods.SIGN_PREFIX):
+        return []
+    data = ((frame.message or {}).get("params") or {}).get("data") or {}
+    updates = data.get("updates") if isinstance(data, dict) else None
+    if not isinstance(updates, list):
+        return []
+    return [
+        u["owner"]
+        for u in updates
+        if isinstance(u, dict) and u.get("op") == "OffChainNewContract" and "owner" in u
+    ]
+
+
+def _contract_api(owner: str, round_: int) -> str:
+    """``ct_`` of the contract ``owner`` creates in ``round_`` (fate.md §6.2)."""
+    try:
+        pubkey = codec_contracts.contract_pubkey(encoding.decode(owner, "ak"), round_)
+    except DecodeError:
+        return owner
+    return encoding.encode("ct", pubkey)
 
 
 def _needs_block(frame: Frame) -> bool:
@@ -276,11 +304,22 @@ class _Maps:
     fsm_ids: dict[str, str] = field(default_factory=dict)
     states: dict[str, str] = field(default_factory=dict)
     hashes: dict[str, str] = field(default_factory=dict)  # th_ of recorded txs
+    contracts: dict[str, str] = field(default_factory=dict)  # ct_ of recorded contracts
 
     def string(self, text: str) -> str:
-        for table in (self.accounts, self.channels, self.fsm_ids, self.states, self.hashes):
+        tables = (
+            self.accounts,
+            self.channels,
+            self.fsm_ids,
+            self.states,
+            self.hashes,
+            self.contracts,
+        )
+        for table in tables:
             if text in table:
                 return table[text]
+        if text.startswith("cb_"):  # call data naming accounts or contracts
+            return fate_ids.translate(text, self.string)
         return text
 
     def value(self, item: Any) -> Any:
@@ -462,7 +501,17 @@ class Replayer:
 
     def _not_simulated(self, frame: Frame) -> str | None:
         """Why the embedded node cannot take this client frame (None: it can)."""
-        if self.node is None or frame.direction is not Direction.SENT or not frame.tx:
+        if self.node is None or frame.direction is not Direction.SENT:
+            return None
+        if frame.method == methods.NEW_CONTRACT:
+            params = (frame.message or {}).get("params") or {}
+            vm = params.get("vm_version") if isinstance(params, dict) else None
+            if vm in AEVM_VM_VERSIONS:
+                return (
+                    f"an AEVM contract (vm {vm}): the embedded node runs FATE only, and no "
+                    "FATE engine reproduces AEVM gas or return values (fate.md §8.3)"
+                )
+        if not frame.tx:
             return None
         try:
             signed = txs.decode_signed(frame.tx)
@@ -704,6 +753,11 @@ class Replayer:
             self.maps.channels.setdefault(old.channel_id, new.channel_id)
         if old.tx and new.tx and old.method in (methods.UPDATE, methods.LEAVE):
             self.maps.states.setdefault(old.tx, new.tx)
+        if old.round is not None and new.round is not None:
+            for recorded, replayed in zip(_created(old), _created(new), strict=False):
+                self.maps.contracts.setdefault(
+                    _contract_api(recorded, old.round), _contract_api(replayed, new.round)
+                )
         if old.tx and new.tx and old.method == methods.ON_CHAIN_TX:
             with contextlib.suppress(DecodeError):
                 recorded_hash = txs.decode_signed(old.tx).hash

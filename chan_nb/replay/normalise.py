@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from chan_nb.codec import txs
 from chan_nb.errors import DecodeError
 from chan_nb.recording import Direction, Frame
+from chan_nb.replay import fate_ids
 
 #: Prefixes of values replaced by a plain marker (their content is run-specific).
 OPAQUE: Final = {"th": "<th>", "pi": "<pi>", "ss": "<ss>", "sg": "<sg>"}
@@ -58,6 +59,10 @@ class Namer:
             return self.number("fsm", text)
         if prefix == "tx":
             return tx_shape(text)
+        if prefix == "ct":
+            return self.number("contract", text)
+        if prefix == "cb":
+            return fate_ids.named(text, self.name)
         return OPAQUE.get(prefix, text)
 
     def value(self, item: Any, key: str | None = None) -> Any:
