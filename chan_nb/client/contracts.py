@@ -27,13 +27,11 @@ from chan_nb.codec.hashing import blake2b_256
 from chan_nb.codec.ids import Id
 from chan_nb.codec.updates import pack_ct_version
 from chan_nb.errors import DecodeError
+from chan_nb.protocol.methods import WS_GAS, WS_GAS_PRICE
+from chan_nb.vm.channel import FATE_ABI
 
-#: FATE (vm 7 "FATE 2" in the recorded Iris node) and its ABI.
+#: FATE's vm version in the recorded Iris node (``vm 7``; its ABI is ``FATE_ABI``, 3).
 FATE_VM: Final = 7
-FATE_ABI: Final = 3
-#: What the node puts in every ``update.call_contract`` (fate.md §6.1, ``op_call_contract/6``).
-WS_GAS: Final = 1_000_000
-WS_GAS_PRICE: Final = 1
 
 Json = Any
 

@@ -161,7 +161,7 @@ class Ledger:
             return None, None
         for updates in proposals:
             try:
-                outcome = vmstate.apply_round(
+                outcome = vmstate.run_round(
                     base, updates, round_, parties=self.parties, reserve=self.reserve, vm=self.vm
                 )
             except codec_state.InvalidUpdate:
@@ -244,7 +244,7 @@ class Ledger:
         if state is None or self.round is None:
             return None
         try:
-            return vmstate.dry_run(
+            return vmstate.run_dry(
                 state,
                 update,
                 self.round,

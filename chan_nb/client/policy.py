@@ -413,7 +413,7 @@ def _state_hash_of_trees(c: _Check, inner: RoundTx, balances: Mapping[str, int])
     parties = c.context.parties or tuple(balances)
     params = c.context.params
     try:
-        outcome = vmstate.apply_round(
+        outcome = vmstate.run_round(
             base,
             c.proposed,
             inner.round,
@@ -500,7 +500,7 @@ def _force_progress(c: _Check) -> None:
     parties = c.context.parties
     params = c.context.params
     try:
-        outcome = vmstate.apply_round(
+        outcome = vmstate.run_round(
             trees,
             (update,),
             tx.round,

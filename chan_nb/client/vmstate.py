@@ -19,9 +19,10 @@ only when those agree with the node's, and refused otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from chan_nb import vm
 from chan_nb.codec import encoding, trees
 from chan_nb.codec import state as codec_state
 from chan_nb.codec import updates as upd
@@ -59,7 +60,7 @@ class ContractRunner(Protocol):
     ) -> CallObject: ...
 
 
-class NoVm:
+class BalancesOnly:
     """No VM: balance updates only; every contract update is one the client cannot check."""
 
     def apply_round(
@@ -101,9 +102,65 @@ def _with(state: StateTrees, **parts: Mapping[bytes, bytes]) -> StateTrees:
     return StateTrees(**{name: parts.get(name, getattr(state, name)) for name in names})
 
 
+@dataclass(frozen=True)
+class FateVm:
+    """The FATE VM (:mod:`chan_nb.vm`'s channel API, the rules the embedded node runs).
+
+    ``profile`` is the node's gas and behaviour profile (:data:`chan_nb.vm.IRIS`: a
+    current node and the embedded node's default era; :data:`~chan_nb.vm.RECORDED_2020`
+    the recordings' node); ``env``/``onchain`` what a call may read of the chain.
+    """
+
+    profile: vm.Profile = vm.IRIS
+    env: vm.ChainEnv | None = None
+    onchain: vm.OnChain | None = None
+
+    def context(self, reserve: int) -> vm.ChannelContext:
+        base = vm.ChannelContext(profile=self.profile, reserve=reserve)
+        if self.env is not None:
+            base = replace(base, env=self.env)
+        if self.onchain is not None:
+            base = replace(base, onchain=self.onchain)
+        return base
+
+    def apply_round(
+        self, state: StateTrees, updates: Sequence[upd.Update], round_: int, *, reserve: int
+    ) -> RanRound:
+        try:
+            done = vm.apply_round(state, updates, round_, self.context(reserve))
+        except vm.UpdateRefused as exc:
+            raise _refused(exc) from None
+        except vm.VmNotImplemented as exc:
+            raise InvalidUpdate(UpdateRule.NEEDS_VM, f"the VM cannot run it: {exc}") from None
+        return RanRound(done.trees, done.calls)
+
+    def dry_run(
+        self, state: StateTrees, update: upd.OffChainCallContract, latest: int, *, reserve: int
+    ) -> CallObject:
+        try:
+            return vm.dry_run(state, update, latest, self.context(reserve))
+        except vm.UpdateRefused as exc:
+            raise _refused(exc) from None
+        except vm.VmNotImplemented as exc:
+            raise InvalidUpdate(UpdateRule.NEEDS_VM, f"the VM cannot run it: {exc}") from None
+
+
+def _refused(exc: vm.UpdateRefused) -> InvalidUpdate:
+    rule = (
+        UpdateRule.INSUFFICIENT_BALANCE
+        if exc.reason == "insufficient_balance"
+        else UpdateRule.INVALID_PUBKEYS
+    )
+    return InvalidUpdate(rule, str(exc))
+
+
+#: The runner a ledger or policy uses when given none.
+DEFAULT_VM: ContractRunner = FateVm()
+
+
 def default_runner() -> ContractRunner:
-    """The FATE VM when this build has it, else :class:`NoVm`."""
-    return NoVm()
+    """The FATE VM with the embedded node's default (current-era) rules."""
+    return DEFAULT_VM
 
 
 def trees_of_balances(balances: Mapping[str, int]) -> StateTrees:
@@ -125,7 +182,7 @@ def has_contracts(state: StateTrees) -> bool:
     return bool(state.contracts)
 
 
-def apply_round(
+def run_round(
     state: StateTrees,
     updates: Sequence[upd.Update],
     round_: int,
@@ -146,7 +203,7 @@ def apply_round(
     return (vm or default_runner()).apply_round(state, updates, round_, reserve=reserve)
 
 
-def dry_run(
+def run_dry(
     state: StateTrees,
     update: upd.OffChainCallContract,
     latest: int,
@@ -178,14 +235,16 @@ def decode_trees(text: str) -> StateTrees | None:
 
 
 __all__ = [
+    "DEFAULT_VM",
+    "BalancesOnly",
     "ContractRunner",
-    "NoVm",
+    "FateVm",
     "RanRound",
-    "apply_round",
     "decode_trees",
     "default_runner",
-    "dry_run",
     "has_contracts",
     "participant_balances",
+    "run_dry",
+    "run_round",
     "trees_of_balances",
 ]
