@@ -33,7 +33,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "recording": BASE | {"codec", "protocol", "audit"},
     "node": BASE | {"codec", "protocol", "vm", "ws_write"},
     "client": BASE | {"codec", "protocol", "recording", "vm", "ws_write"},
-    "replay": BASE | {"client", "node", "codec", "protocol", "recording"},
+    "replay": BASE | {"client", "node", "codec", "protocol", "recording", "vm"},
     "scenarios": BASE | {"client", "node", "codec", "protocol", "recording"},
     "widgets": BASE | {"client", "node", "codec", "protocol", "recording", "replay", "audit"},
 }

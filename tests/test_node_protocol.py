@@ -232,7 +232,7 @@ def test_messages_reach_the_peer_and_unknown_recipients_fail(h: Harness) -> None
     assert [f["error"]["code"] for f in h.take(ch.i)] == [-32603, -32000, -32000]
 
 
-def test_unsupported_features_get_the_nodes_errors(h: Harness) -> None:
+def test_malformed_contract_requests_get_the_nodes_errors(h: Harness) -> None:
     ch = open_channel(h)
     h.take(ch.i)
     contract = encoding.encode("ct", bytes(32))
@@ -262,7 +262,7 @@ def test_unsupported_features_get_the_nodes_errors(h: Harness) -> None:
     h.request(ch.i, methods.GET_POI, {"accounts": ["ak_x"], "contracts": ["ct_y"]})
     h.request(ch.i, methods.GET_POI, {"accounts": [Keypair.generate().address]})
     assert h.keys(ch.i) == [
-        error(-32603),
+        error(-32601),  # force_progress without its mandatory params, as any request
         error(3, 1009),
         error(3, 1008),
         error(3, 100),

@@ -36,7 +36,7 @@ def _all() -> list[str]:
 
 def test_the_table_names_only_real_recordings() -> None:
     listed = _listed()
-    assert len(listed) == 20
+    assert len(listed) == 14
     assert listed <= set(_all())
 
 

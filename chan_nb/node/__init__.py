@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from chan_nb.node.chain import ChannelObject
 from chan_nb.node.config import DEFAULT_NETWORK_ID, Era, NodeConfig
+from chan_nb.node.contracts import ChainEnv
 from chan_nb.node.core import NodeCore
 from chan_nb.node.memory import ConnectionClosed, MemoryConnection
 from chan_nb.node.outofband import stale_close_solo
@@ -18,6 +19,7 @@ from chan_nb.node.threaded import ThreadedNode
 
 __all__ = [
     "DEFAULT_NETWORK_ID",
+    "ChainEnv",
     "ChannelObject",
     "ConnectionClosed",
     "EmbeddedNode",

@@ -21,6 +21,7 @@ from chan_nb.codec.txs import (
     ChannelCloseSoloTx,
     ChannelCreateTx,
     ChannelDepositTx,
+    ChannelForceProgressTx,
     ChannelOffchainTx,
     ChannelSettleTx,
     ChannelSlashTx,
@@ -31,7 +32,9 @@ from chan_nb.codec.txs import (
     Tx,
 )
 from chan_nb.errors import ChanNbError, DecodeError
-from chan_nb.node.contracts import ChainEnv, PointerKind
+from chan_nb.node import contracts as node_contracts
+from chan_nb.node import force_progress as fp
+from chan_nb.node.contracts import ChainEnv, PointerKind, Profile
 
 #: How many nonces ahead of an account the mempool accepts a locally pushed tx
 #: (the node's ``mempool.nonce_offset``).
@@ -43,8 +46,20 @@ KEY_BLOCK_MS: Final = 180_000
 BENEFICIARY: Final = blake2b_256(b"chan_nb embedded node beneficiary")
 
 #: Dispute txs (disputes-and-current-node.md §1.3): who watches a channel reacts to them.
-DISPUTE_TXS: Final = (ChannelCloseSoloTx, ChannelSlashTx, ChannelSettleTx, ChannelSnapshotSoloTx)
-SoloTx = ChannelCloseSoloTx | ChannelSlashTx | ChannelSettleTx | ChannelSnapshotSoloTx
+DISPUTE_TXS: Final = (
+    ChannelCloseSoloTx,
+    ChannelSlashTx,
+    ChannelSettleTx,
+    ChannelSnapshotSoloTx,
+    ChannelForceProgressTx,
+)
+SoloTx = (
+    ChannelCloseSoloTx
+    | ChannelSlashTx
+    | ChannelSettleTx
+    | ChannelSnapshotSoloTx
+    | ChannelForceProgressTx
+)
 
 
 class TxRejected(ChanNbError):
@@ -122,6 +137,8 @@ class Chain:
     pinned: dict[bytes, ChainEnv] = field(default_factory=dict)
     #: AENS names (name -> pointer key -> (kind, pubkey)), read by contracts (AENS.resolve)
     names: dict[bytes, dict[bytes, tuple[PointerKind, bytes]]] = field(default_factory=dict)
+    #: which node's VM rules a force-progress call runs under (the node's era)
+    contract_profile: Profile = "iris"
 
     # -- what a contract sees ------------------------------------------------------------
     def env(self, block_hash: bytes | None = None) -> ChainEnv:
@@ -145,9 +162,18 @@ class Chain:
         """The (made-up, stable) hash of this chain's key block at ``height``."""
         return blake2b_256(b"chan_nb key block" + height.to_bytes(8, "big"))
 
-    def pin_block(self, block_hash: bytes, env: ChainEnv) -> None:
-        """Make a block this chain did not mine known to contracts (a recorded pin)."""
-        self.pinned[block_hash] = env
+    def pin_block(self, block_hash: bytes, env: ChainEnv | None = None) -> ChainEnv:
+        """Make a block this chain did not mine known to contracts (a recorded pin): with
+        ``env``, or a snapshot of the top (names included) as it is now."""
+        pinned = env if env is not None else self.env()
+        self.pinned[block_hash] = pinned
+        return pinned
+
+    def set_name(self, name: str, pointers: dict[str, tuple[PointerKind, bytes]]) -> None:
+        """Claim or update an AENS name with these pointers (as the node's HTTP API would)."""
+        self.names[name.lower().encode("utf-8")] = {
+            key.encode("utf-8"): value for key, value in pointers.items()
+        }
 
     # -- accounts ------------------------------------------------------------------------
     def fund(self, pubkey: bytes, amount: int) -> Account:
@@ -227,6 +253,8 @@ class Chain:
             self._settle(signed, tx)
         elif isinstance(tx, ChannelSnapshotSoloTx):
             self._snapshot(signed, tx)
+        elif isinstance(tx, ChannelForceProgressTx):
+            self._force_progress(signed, tx)
         else:
             raise TxRejected(f"{tx.TYPE} is not supported by the embedded chain")
 
@@ -446,6 +474,73 @@ class Chain:
         channel.round, channel.state_hash = state
         channel.solo_round = 0
         channel.last_tx = signed
+
+    def fp_context(self, channel: ChannelObject, round_: int) -> node_contracts.RoundContext:
+        """The round a force-progress call runs in: the channel's parties, the top block."""
+        return node_contracts.RoundContext(
+            (channel.initiator, channel.responder),
+            channel.channel_reserve,
+            round_,
+            self.env(),
+            self.contract_profile,
+            node_contracts.default_vm(),
+        )
+
+    def _force_progress(self, signed: SignedTx, tx: ChannelForceProgressTx) -> None:
+        """``check_force_progress/3`` and ``process_force_progress/7`` (fate.md §6.9)."""
+        channel = self._open_channel(tx.channel_id.value)
+        update = fp.update_of(tx)
+        if update is None:
+            raise TxRejected("not_a_call: a force progress carries one contract call")
+        if update.caller != tx.from_id:
+            raise TxRejected("not_caller: the poster is not the update's caller")
+        payer = self._solo_payer(signed, tx, channel)
+        try:
+            based = fp.payload_state(tx)
+        except DecodeError:
+            raise TxRejected("bad_offchain_state_type: the payload does not decode") from None
+        if based is not None:
+            payload = tx.payload_tx()
+            assert payload is not None
+            self._check_signers(payload, (channel.initiator, channel.responder))
+            base_round, base_hash = based
+        else:
+            base_round, base_hash = channel.round, channel.state_hash
+        if base_round != tx.round - 1:
+            raise TxRejected("wrong_round: the payload's round must be the tx round - 1")
+        if tx.round <= channel.round:
+            raise TxRejected("old_round: the round is not above the channel's")
+        try:
+            base = trees.StateTrees.decode(tx.offchain_trees)
+        except DecodeError:
+            raise TxRejected("bad_offchain_trees: the trees do not decode") from None
+        if base.state_hash() != base_hash:
+            raise TxRejected("invalid_state_hash: the trees are not the payload's state")
+        contract = node_contracts.split_trees(base)[1].contract(update.contract.value)
+        if contract is None:
+            raise TxRejected("contract_missing: no such contract in the trees")
+        if contract.ct_version & 0xFFFF != update.abi_version:
+            raise TxRejected("wrong_abi_version")
+        if payer.balance < tx.fee + update.gas * update.gas_price:
+            raise TxRejected("insufficient_funds: the poster cannot pay fee and gas")
+        result = fp.result_state(tx, lambda r: self.fp_context(channel, r))
+        gas_used = update.gas
+        if result is not None:
+            calls = result[1].call_objects()
+            gas_used = calls[0].gas_used if calls else update.gas
+        payer.balance -= tx.fee + gas_used * update.gas_price
+        payer.nonce += 1
+        channel.last_tx = signed
+        if result is None or node_contracts.state_hash(*result) != tx.state_hash:
+            return  # included, paid for, but the channel is unchanged
+        balances = result[0]
+        amounts = (balances.get(channel.initiator, 0), balances.get(channel.responder, 0))
+        if not channel.active and sum(amounts) > channel.amount:
+            return
+        channel.round, channel.state_hash = tx.round, tx.state_hash
+        channel.initiator_amount, channel.responder_amount = amounts
+        if not channel.active:
+            channel.locked_until = self.height + channel.lock_period
 
     # -- the mempool's own checks ----------------------------------------------------------
     def check_push(self, signed: SignedTx) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal, Protocol
 
+from chan_nb import vm
 from chan_nb.codec import contracts as ct
 from chan_nb.codec import encoding, trees
 from chan_nb.codec import state as codec_state
@@ -188,7 +189,7 @@ class ChainEnv:
         return self.names.get(name.lower(), {}).get(key)
 
 
-# -- the VM seam -------------------------------------------------------------------------------
+# -- the VM seam -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -200,62 +201,104 @@ class Executed:
 
 
 class ContractVm(Protocol):
-    """What the node needs from a VM (``chan_nb.vm``'s channel-level API behind an adapter).
+    """What the node needs from a VM: one contract update on the full state trees.
 
-    Both run on the full state trees *after* the node's own checks; both raise
-    :class:`ContractRejected` for what the VM refuses (``init`` failing → 1007).
+    Both run *after* the node's own checks; both raise :class:`ContractRejected` for what
+    the VM refuses (``init`` failing → 1007) and :class:`NotSimulated` for what it does
+    not model (AEVM code).
     """
 
     def create(
-        self,
-        state: trees.StateTrees,
-        update: OffChainNewContract,
-        round_: int,
-        env: ChainEnv,
-        profile: Profile,
+        self, state: trees.StateTrees, update: OffChainNewContract, ctx: RoundContext
     ) -> Executed: ...
 
     def call(
-        self,
-        state: trees.StateTrees,
-        update: OffChainCallContract,
-        round_: int,
-        env: ChainEnv,
-        profile: Profile,
+        self, state: trees.StateTrees, update: OffChainCallContract, ctx: RoundContext
     ) -> Executed: ...
 
 
-class NoVm:
-    """The VM of a node built without one: every contract update is "not simulated"."""
+#: the VM's refusal codes -> the node's reasons (None: the generic -32603)
+_REFUSALS: Final[dict[int | None, Reason]] = {
+    1001: Reason.INSUFFICIENT_BALANCE,
+    1007: Reason.CONTRACT_INIT_FAILED,
+    1019: Reason.WRONG_ABI_VERSION,
+    1020: Reason.WRONG_VM_VERSION,
+    None: Reason.INTERNAL,
+}
+
+
+@dataclass(frozen=True)
+class _OnChain:
+    """The pinned block's on-chain reads, as :mod:`chan_nb.vm` asks for them."""
+
+    env: ChainEnv
+
+    def account_balance(self, pubkey: bytes) -> int | None:
+        return self.env.account_balance(pubkey)
+
+    def resolve_name(self, name: bytes, key: bytes) -> tuple[PointerKind, bytes] | None:
+        return self.env.resolve_name(name, key)
+
+    def is_oracle(self, pubkey: bytes) -> bool:
+        return False  # the embedded chain has no oracles
+
+    def is_contract(self, pubkey: bytes) -> bool:
+        return False  # nor on-chain contracts
+
+    def is_payable(self, pubkey: bytes) -> bool:
+        return True
+
+
+class FateVm:
+    """:mod:`chan_nb.vm`'s channel-level API behind :class:`ContractVm`."""
+
+    @staticmethod
+    def _context(ctx: RoundContext) -> vm.ChannelContext:
+        env = ctx.env
+        pinned = vm.ChainEnv(
+            height=env.height,
+            timestamp=env.timestamp,
+            beneficiary=env.beneficiary,
+            difficulty=env.difficulty,
+            network_id=env.network_id or "ae_mainnet",
+            key_block_hashes=dict(env.key_block_hashes),
+        )
+        profile = vm.RECORDED_2020 if ctx.profile == "recorded" else vm.IRIS
+        return vm.ChannelContext(pinned, _OnChain(env), profile, ctx.reserve)
 
     def create(
-        self,
-        state: trees.StateTrees,
-        update: OffChainNewContract,
-        round_: int,
-        env: ChainEnv,
-        profile: Profile,
+        self, state: trees.StateTrees, update: OffChainNewContract, ctx: RoundContext
     ) -> Executed:
-        raise NotSimulated("running contract code needs the FATE VM (chan_nb.vm)")
+        try:
+            done = vm.apply_new_contract(state, update, ctx.round, self._context(ctx))
+        except vm.UpdateRefused as exc:
+            raise ContractRejected(_REFUSALS.get(exc.code, Reason.INTERNAL), str(exc)) from None
+        except vm.VmNotImplemented as exc:
+            raise NotSimulated(str(exc)) from None
+        return Executed(done.trees, done.call)
 
     def call(
-        self,
-        state: trees.StateTrees,
-        update: OffChainCallContract,
-        round_: int,
-        env: ChainEnv,
-        profile: Profile,
+        self, state: trees.StateTrees, update: OffChainCallContract, ctx: RoundContext
     ) -> Executed:
-        raise NotSimulated("running contract code needs the FATE VM (chan_nb.vm)")
+        try:
+            done = vm.apply_call_contract(state, update, ctx.round, self._context(ctx))
+        except vm.UpdateRefused as exc:
+            raise ContractRejected(_REFUSALS.get(exc.code, Reason.INTERNAL), str(exc)) from None
+        except vm.VmNotImplemented as exc:
+            raise NotSimulated(str(exc)) from None
+        return Executed(done.trees, done.call)
 
 
 #: Whether this build runs contract code (the FATE VM is there).
-VM_INSTALLED: Final = False
+VM_INSTALLED: Final = True
 
 
 def default_vm() -> ContractVm:
-    """The VM the node runs contracts with (the FATE VM once it is installed)."""
-    return NoVm()
+    """The VM the node runs contracts with: the FATE VM."""
+    return _FATE_VM
+
+
+_FATE_VM: Final = FateVm()
 
 
 # -- a round with contract updates -------------------------------------------------------------
@@ -337,7 +380,7 @@ def _new_contract(
     pubkey = ct.contract_pubkey(update.owner.value, ctx.round)
     if contracts.has_contract(pubkey):
         raise ContractRejected(Reason.INTERNAL, "a contract with this id exists (one per round)")
-    done = ctx.vm.create(state_trees(balances, contracts), update, ctx.round, ctx.env, ctx.profile)
+    done = ctx.vm.create(state_trees(balances, contracts), update, ctx)
     if done.call.return_type != 0:
         raise ContractRejected(Reason.CONTRACT_INIT_FAILED, "init did not return ok")
     new_balances, new_contracts = split_trees(done.state)
@@ -377,7 +420,7 @@ def call_contract(
 ) -> tuple[dict[bytes, int], ContractsState, ct.CallObject]:
     """One call: the node's checks, then the VM (a failing call still makes a state)."""
     check_call_contract(balances, contracts, update, ctx)
-    done = ctx.vm.call(state_trees(balances, contracts), update, ctx.round, ctx.env, ctx.profile)
+    done = ctx.vm.call(state_trees(balances, contracts), update, ctx)
     new_balances, new_contracts = split_trees(done.state)
     return new_balances, new_contracts, done.call
 

@@ -151,6 +151,19 @@ class CallContract:
 
 
 @dataclass(frozen=True)
+class ForceProgress:
+    """``channels.force_progress``: a contract call forced on chain (fate.md §6.9)."""
+
+    contract: bytes
+    abi_version: int
+    amount: int
+    call_data: bytes
+    gas_price: int
+    gas: int
+    nonce: int | None = None
+
+
+@dataclass(frozen=True)
 class GetContract:
     pubkey: bytes
 
@@ -187,6 +200,7 @@ Call = (
     | GetContract
     | GetContractCall
     | CleanContractCalls
+    | ForceProgress
 )
 ROUND_CALLS: Final = (Transfer, Deposit, Withdraw, Shutdown, Leave, NewContract, CallContract)
 #: contract reads: served from the latest co-signed state in any ready state

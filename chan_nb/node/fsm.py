@@ -28,6 +28,7 @@ from chan_nb.codec.txs import (
     ChannelCloseSoloTx,
     ChannelCreateTx,
     ChannelDepositTx,
+    ChannelForceProgressTx,
     ChannelOffchainTx,
     ChannelSettleTx,
     ChannelSlashTx,
@@ -48,6 +49,7 @@ from chan_nb.codec.updates import (
 )
 from chan_nb.node import contracts as node_contracts
 from chan_nb.node import fees, offchain
+from chan_nb.node import force_progress as fp
 from chan_nb.node.chain import Chain, ChannelObject, TxRejected
 from chan_nb.node.config import NodeConfig
 from chan_nb.node.events import (
@@ -62,6 +64,7 @@ from chan_nb.node.events import (
     CleanContractCalls,
     Deposit,
     Fail,
+    ForceProgress,
     GetBalances,
     GetContract,
     GetContractCall,
@@ -196,6 +199,7 @@ class Op(Enum):
     SLASH = "slash"
     SETTLE = "settle"
     SNAPSHOT = "snapshot_solo"
+    FORCE_PROGRESS = "force_progress"
 
 
 #: dispute request → (round kind, the FSM's tag of the awaited signature)
@@ -207,7 +211,7 @@ SOLO_OPS: Final[dict[str, tuple[Op, str]]] = {
 }
 #: solo rounds that start (and end) in channel_closing; the others in open
 CLOSING_OPS: Final = frozenset({Op.SLASH, Op.SETTLE})
-SOLO_TAGS: Final = frozenset(tag for _, tag in SOLO_OPS.values())
+SOLO_TAGS: Final = frozenset({*(tag for _, tag in SOLO_OPS.values()), "force_progress_tx"})
 #: watch purposes the chain watcher reports itself (nothing to say at inclusion)
 SILENT_WATCHES: Final = frozenset({"snapshot", "settled"})
 
@@ -630,6 +634,8 @@ class ChannelFsm:
             return self._assume_min_depth(request, now)
         if isinstance(request, Solo):
             return self._solo(request)
+        if isinstance(request, ForceProgress):
+            return self._force_progress(request)
         if (
             state is State.AWAITING_SIGNATURE
             and self.pending is not None
@@ -1277,8 +1283,79 @@ class ChannelFsm:
         kind = ChannelSlashTx if op is Op.SLASH else ChannelCloseSoloTx
         return lambda fee: kind(channel, me, payload, proof, ttl, fee, nonce_)
 
+    def _force_progress(self, request: ForceProgress) -> CallResult:
+        """``channels.force_progress`` in open or channel_closing (§1.4): the FP tx to sign."""
+        state = self.state
+        if state not in (State.OPEN, State.CHANNEL_CLOSING):
+            if state in NOT_READY_STATES:
+                return Fail(Reason.NOT_READY)
+            return POSTPONE if state in POSTPONE_CALL_STATES else Fail(Reason.INTERNAL)
+        latest = self.cosigned
+        on_chain = self.chain.channel(self.channel_id) if self.channel_id else None
+        if latest is None or self.channel_id is None or on_chain is None or on_chain.closed:
+            return Fail(Reason.INTERNAL)
+        update = OffChainCallContract(
+            Id.account(self.me),
+            Id.contract(request.contract),
+            request.abi_version,
+            request.amount,
+            request.gas,
+            request.gas_price,
+            request.call_data,
+            (),
+        )
+        nonce = request.nonce if request.nonce is not None else self.chain.next_nonce(self.me)
+        try:
+            built = fp.build(
+                channel=self.channel_id,
+                me=self.me,
+                latest_signed=latest.signed,
+                latest_round=latest.round,
+                latest_balances=latest.balances,
+                latest_contracts=latest.contracts,
+                on_chain_round=on_chain.round,
+                update=update,
+                ctx=self._round_context(latest.round + 1, None),
+                ttl=self.options.ttl,
+                nonce=nonce,
+                gas_price=request.gas_price,
+            )
+        except node_contracts.ContractRejected as exc:
+            return Fail(exc.reason)
+        except ValueError:
+            return Fail(Reason.INTERNAL)
+        return self._propose(
+            Op.FORCE_PROGRESS, built.tx, (update,), None, latest.round, "force_progress_tx"
+        )
+
+    def _fp_included(self, signed: SignedTx, tx: ChannelForceProgressTx, closing: bool) -> None:
+        """A force progress of this channel was mined (§1.6.5): consumed, or can_snapshot /
+        can_slash with it; the 2020 build reported ``channel_changed`` whatever it was."""
+        latest = self.cosigned
+        if latest is None or self.config.recorded_quirks:
+            self._on_chain("channel_changed", signed)
+            return
+        latest_hash = getattr(latest.signed.innermost, "state_hash", b"")
+        verdict = fp.classify(tx, latest.round, latest_hash)
+        if verdict == "consumed":
+            result = fp.result_state(tx, lambda r: self._round_context(r, None))
+            if result is None:
+                return
+            balances, contracts = result
+            self.cosigned = CoSigned(signed, tx.round, balances, contracts)
+            self.call_log.add_round(contracts)
+            self.last_reported_round = tx.round  # no channels.update for it
+            self.out.append(SaveState())
+            self._on_chain("consumed_forced_progress", signed)
+        elif verdict == "can_snapshot":
+            self._on_chain("can_slash" if closing else "can_snapshot", signed)
+
     def _solo_back(self, p: Pending) -> None:
         """Where a solo round returns: channel_closing for slash / settle, else open."""
+        on_chain = self.chain.channel(self.channel_id) if self.channel_id else None
+        if p.op is Op.FORCE_PROGRESS and on_chain is not None and not on_chain.active:
+            self._set_state(State.CHANNEL_CLOSING)
+            return
         if p.op in CLOSING_OPS:
             self._set_state(State.CHANNEL_CLOSING)
         else:
@@ -1341,6 +1418,8 @@ class ChannelFsm:
             self._set_state(State.CHANNEL_CLOSED)
         elif isinstance(tx, ChannelSnapshotSoloTx):
             self._on_chain("channel_changed", signed)
+        elif isinstance(tx, ChannelForceProgressTx):
+            self._fp_included(signed, tx, not on_chain.active)
         else:
             latest = self.cosigned
             least = on_chain.round if on_chain.solo_round == 0 else on_chain.solo_round - 1

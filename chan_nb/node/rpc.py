@@ -25,7 +25,7 @@ Json = Any
 MAX_MESSAGE_BYTES: Final = 65_000
 
 #: Features the embedded node does not simulate; the node's generic error answers them.
-UNSUPPORTED: Final = frozenset({methods.FORCE_PROGRESS})
+UNSUPPORTED: Final[frozenset[str]] = frozenset()
 
 #: Methods a current node has and the 2020 build did not (−32601 there; part 2 §2.2).
 CURRENT_ONLY: Final = frozenset({methods.HISTORY_FETCH, methods.ASSUME_MINIMUM_DEPTH})
@@ -38,7 +38,12 @@ SOLO_METHODS: Final = frozenset(
 
 #: The requests that run contract code (the VM's work).
 RUNS_CODE: Final = frozenset(
-    {methods.NEW_CONTRACT, methods.CALL_CONTRACT, methods.DRY_RUN_CALL_CONTRACT}
+    {
+        methods.NEW_CONTRACT,
+        methods.CALL_CONTRACT,
+        methods.DRY_RUN_CALL_CONTRACT,
+        methods.FORCE_PROGRESS,
+    }
 )
 
 #: Every method whose well-formed requests the embedded node answers with −32603
@@ -312,6 +317,25 @@ def _to_call(method: str, params: Json) -> events.Call | Immediate | Silent | Re
         )
     if method == methods.CLEAN_CONTRACT_CALLS:
         return events.CleanContractCalls()
+    if method == methods.FORCE_PROGRESS:
+        p = _params(params, "contract_id", "abi_version", "amount", "call_data", "gas_price")
+        contract, call_data = _contract_and_bytearray(p["contract_id"], p["call_data"])
+        amount, abi_version, gas_price = (
+            _amount(p[k]) for k in ("amount", "abi_version", "gas_price")
+        )
+        gas = _opt_int(p, "gas")
+        nonce = _opt_int(p, "nonce")
+        if call_data is None:
+            raise _Reject(Reason.BROKEN_ENCODING_BYTEARRAY)
+        return events.ForceProgress(
+            contract,
+            abi_version,
+            amount,
+            call_data,
+            gas_price,
+            contracts.WS_GAS if gas is None else gas,
+            nonce,
+        )
     if method == methods.HISTORY_FETCH:
         _params(params)
         return Immediate([])

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
+from chan_nb import vm
 from chan_nb.client import events as ev
 from chan_nb.client.errors import ClientError
 from chan_nb.client.params import ChannelParams, as_role, with_query
@@ -32,11 +33,12 @@ from chan_nb.client.signer import Signer
 from chan_nb.client.transport import Transport
 from chan_nb.codec import contracts as codec_contracts
 from chan_nb.codec import encoding, signing, trees, txs
+from chan_nb.codec.fate import decode as fate_decode
 from chan_nb.codec.hashing import channel_pubkey
 from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
 from chan_nb.errors import ChanNbError, DecodeError
-from chan_nb.node import stale_close_solo
+from chan_nb.node import ChainEnv, stale_close_solo
 from chan_nb.node.rpc import NOT_SIMULATED
 from chan_nb.protocol import codes, methods
 from chan_nb.protocol.frames import strings_in
@@ -82,6 +84,36 @@ def _describe(frame: Frame) -> str:
     what = (frame.method or "result").removeprefix("channels.")
     detail = frame.event or frame.info
     return f"#{frame.seq} {what}" + (f" {detail}" if detail else "")
+
+
+#: Key blocks of the recorded chain whose facts the reference gives (fate.md §8.2): the
+#: block ``sc_ws_environment_contract`` pins (height 1903, its time and beneficiary).
+RECORDED_KEY_BLOCKS: Final = {
+    "kh_nTjny4hWV15gwiiEqYPcmabb1GfPG4vKNA2BYNjNqFNUqW1w2": vm.RECORDED_ENV,
+}
+#: The pointers the node's name tests give a name when they update it (on chain, out of
+#: band): what ``contracts/sc_ws_nameservice_contract`` and ``…refering_onchain_data``
+#: resolve after the update (``missing_key`` stays absent).
+TEST_NAME_POINTERS: Final = ("account_pubkey", "oracle", "unexpected_key")
+
+
+def _names_in(call_data: Any) -> list[str]:
+    """The AENS names (``….chain`` strings) a FATE call's arguments carry."""
+    if not isinstance(call_data, str):
+        return []
+    try:
+        value = fate_decode(encoding.decode(call_data, "cb"))
+    except DecodeError:
+        return []
+    args = value[1] if isinstance(value, tuple) and len(value) == 2 else ()
+    if not isinstance(args, tuple):
+        return []
+    names = []
+    for arg in args:
+        text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else arg
+        if isinstance(text, str) and text.endswith(".chain"):
+            names.append(text)
+    return names
 
 
 def _created(frame: Frame) -> list[str]:
@@ -395,6 +427,8 @@ class Replayer:
         self._cheats: set[int] = set()  # awaited can_slash seqs a stale close was posted for
         self._advancing = False
         self._advance_seqs: set[int] = set()  # this run's records of the round advance
+        self._name_blocks: dict[str, str] = {}  # AENS name -> the first block a call pinned
+        self._names_updated: set[str] = set()
 
     # -- setup ---------------------------------------------------------------------------------
     def _session(self, frame: Frame) -> Session:
@@ -571,6 +605,7 @@ class Replayer:
 
     async def _send(self, session: Session, frame: Frame) -> None:
         self._last_sent_seq = frame.seq
+        self._pin_recorded_block(frame)
         kind = methods.SIGN_BY_REPLY.get(frame.method) if frame.method else None
         if kind is not None:
             await self._request_seen(session, frame, kind)
@@ -932,6 +967,56 @@ class Replayer:
         self.notes.append(
             f"posted the test's stale close_solo (by the {cheater}) out of band before "
             f"#{awaited[0].seq}"
+        )
+
+    def _pin_recorded_block(self, frame: Frame) -> None:
+        """Make the block a recorded contract request pins known to the embedded chain.
+
+        The recorded chain's blocks are not this chain's: a block the reference describes
+        (:data:`RECORDED_KEY_BLOCKS`) is pinned with its facts, any other as a snapshot of
+        the chain as it is when first named. The name tests' AENS transactions (claim,
+        then an update setting :data:`TEST_NAME_POINTERS`) are on chain, out of band: a
+        name is updated when a call about it first pins another block than its first.
+        """
+        if self.node is None:
+            return
+        params = (frame.message or {}).get("params") if isinstance(frame.message, dict) else None
+        block = params.get("block_hash") if isinstance(params, dict) else None
+        if not isinstance(block, str) or not block.startswith("kh_"):
+            return
+        try:
+            raw = encoding.decode(block, "kh")
+        except DecodeError:
+            return
+        chain = self.node.core.chain
+        pointee = self.keys["initiator"].public_key
+        for name in _names_in(params.get("call_data") if isinstance(params, dict) else None):
+            first = self._name_blocks.setdefault(name, block)
+            if first != block and name not in self._names_updated:
+                self._names_updated.add(name)
+                chain.set_name(name, {key: ("account", pointee) for key in TEST_NAME_POINTERS})
+                self.notes.append(
+                    f"updated the name {name} on chain before #{frame.seq} (the test's AENS "
+                    "update, out of band)"
+                )
+        if raw in chain.pinned:
+            return
+        known = RECORDED_KEY_BLOCKS.get(block)
+        if known is None:
+            chain.pin_block(raw)
+            return
+        top = chain.env()
+        chain.pin_block(
+            raw,
+            ChainEnv(
+                height=known.height,
+                timestamp=known.timestamp,
+                beneficiary=known.beneficiary,
+                difficulty=known.difficulty,
+                network_id=top.network_id,
+                accounts=top.accounts,
+                names=top.names,
+            ),
         )
 
     def _replay_channel(self) -> bytes | None:
