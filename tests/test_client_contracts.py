@@ -21,6 +21,7 @@ from chan_nb.client import Session
 from chan_nb.client import contracts as cts
 from chan_nb.codec import contracts as ct
 from chan_nb.codec import encoding
+from chan_nb.codec.encoding import decode
 from chan_nb.codec.fate import assemble, decode_call, encode, function_id
 from chan_nb.codec.ids import Id
 from chan_nb.codec.trees import StateTrees
@@ -186,3 +187,89 @@ def test_a_ledger_keeps_the_calls_it_verified() -> None:
         )
         is None
     )
+
+
+# -- on the embedded node (which runs the same VM) ----------------------------------------------
+
+
+async def _pair_with_game(node: Any, deposit: int = 1_000) -> tuple[Session, Session, str]:
+    from chan_nb.client import open_pair
+    from chan_nb.codec.fate import Address
+    from chan_nb.codec.fate.examples import race21
+
+    i, r = await open_pair(node, timeout=STEP)
+    players = [Address.from_api(i.address), Address.from_api(r.address)]
+    made = await i.create_contract(race21(), "init", players, deposit=deposit, timeout=STEP)
+    assert made.round == 2 and made.init is not None and made.init.verified
+    await r.wait_for(lambda e: r.round == 2, STEP, include_past=True)
+    return i, r, made.contract_id
+
+
+@pytest.fixture
+async def node() -> Any:
+    from chan_nb.node import EmbeddedNode
+
+    async with EmbeddedNode() as started:
+        yield started
+
+
+async def test_a_game_on_the_embedded_node(node: Any) -> None:
+    from chan_nb.client import ChannelConflict
+    from chan_nb.client import events as ev
+
+    i, r, game = await _pair_with_game(node)
+    start_i = i.balances[i.address]
+    assert i.balances == r.balances and start_i == 70_000_000_000_000 - 1 - 1_000
+    first = await i.call_contract(game, "play", [3], timeout=STEP)
+    assert first.verified and first.value == 3 and first.round == 3
+    second = await r.call_contract(game, "play", [2], timeout=STEP)
+    assert second.verified and second.value == 5
+    await i.wait_for(lambda e: i.round == 4, STEP, include_past=True)
+    # a cheating move: the contract reverts it, the initiator does not co-sign it
+    mark = i.mark()
+    with pytest.raises(ChannelConflict):
+        await r.call_contract(game, "play", [3], timeout=STEP)
+    refused = await i.wait_for(ev.Refused, STEP, since=mark)
+    assert isinstance(refused, ev.Refused)
+    assert "ends in revert: not your turn" in refused.problems[0]
+    assert i.round == r.round == 4
+    # reads: the node's answers agree with what each side verified itself
+    dry = await i.dry_run(game, "play", [1], timeout=STEP)
+    assert dry.verified and dry.value == 6 and dry.round == 5
+    again = await i.call_result(game, 3, timeout=STEP)
+    assert again.verified and again.call == first.call
+    state = await r.contract_state(game, timeout=STEP)
+    assert state.store[ct.register_key(1)] == encode(5) and state.deposit == 1_000
+    # play it out: the initiator reaches 21 and takes the pot back through the contract
+    total = 5
+    for mover, n in ((i, 3), (r, 2), (i, 3), (r, 1), (i, 3), (r, 1), (i, 3)):
+        call = await mover.call_contract(game, "play", [n], timeout=STEP)
+        total += n
+        assert call.verified and call.value == total
+    assert total == 21
+    await r.wait_for(lambda e: r.round == i.round, STEP, include_past=True)
+    assert i.balances == r.balances and i.balances[i.address] == start_i + 1_000
+    await i.shutdown(timeout=STEP)
+
+
+async def test_force_progress_on_the_embedded_node(node: Any) -> None:
+    from chan_nb.client import events as ev
+
+    i, r, game = await _pair_with_game(node, deposit=0)
+    before = i.round
+    event = await i.force_progress(game, "play", [3], gas_price=10**9, timeout=STEP)
+    assert event.tx_type == "channel_force_progress_tx"
+    requests = [
+        e for e in i.events if isinstance(e, ev.SignRequest) and e.tag == "force_progress_tx"
+    ]
+    assert requests and not [e for e in i.events if isinstance(e, ev.Refused)]
+    # both sides ran the forced call themselves and moved on by one round
+    await r.wait_for(lambda e: r.round == before + 1, STEP, include_past=True)
+    assert i.round == r.round == before + 1 and i.balances == r.balances
+    assert (
+        i.core.ledger.verified_call(decode(game, "ct"), decode(i.address, "ak"), before + 1)
+        is not None
+    )
+    # and the channel goes on from there: the responder's move is verified as usual
+    move = await r.call_contract(game, "play", [2], timeout=STEP)
+    assert move.verified and move.value == 5 and move.round == before + 2

@@ -358,6 +358,28 @@ class ClientProtocol:
                     ev.Untrusted(event.frame, self.channel_id, methods.LEAVE, refused, event.state)
                 )
 
+    def _on_on_chain(self, event: ev.OnChainTx) -> None:
+        """A force progress the chain took moves the channel on by one round: our own run."""
+        if event.info != "consumed_forced_progress" or not event.tx:
+            return
+        try:
+            signed = txs.decode_signed(event.tx)
+        except DecodeError:
+            return
+        tx = signed.innermost
+        if not isinstance(tx, txs.ChannelForceProgressTx):
+            return
+        if self.channel_id is not None and tx.channel_id.api != self.channel_id:
+            return
+        sender = tx.from_id.api
+        if self.network_id is not None and not signed_by(signed, sender, self.network_id):
+            refused: str | None = f"force progress not signed by its sender {sender}"
+        else:
+            refused = self.ledger.forced(tx)
+        if refused is not None:
+            what = f"{methods.ON_CHAIN_TX} consumed_forced_progress"
+            self._notes.append(ev.Untrusted(event.frame, self.channel_id, what, refused, None))
+
     def _on_conflict(self, event: ev.Conflict) -> None:
         self.last_conflict = event
         self.ledger.rolled_back(event.round)
@@ -475,6 +497,7 @@ _HANDLERS: Final[dict[type[ev.Event], Callable[[ClientProtocol, Any], ev.Event |
     ev.StateUpdate: ClientProtocol._on_update,
     ev.Leave: ClientProtocol._on_leave,
     ev.Conflict: ClientProtocol._on_conflict,
+    ev.OnChainTx: ClientProtocol._on_on_chain,
     ev.Result: ClientProtocol._on_result,
     ev.ErrorReply: ClientProtocol._on_error,
     ev.ReadReply: ClientProtocol._on_read_reply,

@@ -223,6 +223,36 @@ class Ledger:
         self.trees = state if vmstate.has_contracts(state) else None
         return True
 
+    def forced(self, tx: txs.ChannelForceProgressTx) -> str | None:
+        """A force progress on chain: taken when it runs on our latest state to its hash.
+
+        Its trees must hash to our latest state and our own run of its call on them must
+        give its state hash; the round then moves on (the co-signed ``state`` stays: it is
+        what a dispute would post). The reason when it is not taken.
+        """
+        if self.round is None or tx.round != self.round + 1:
+            return f"force progress round {tx.round} does not follow our round {self.round}"
+        try:
+            base = StateTrees.decode(tx.offchain_trees)
+            update = tx.decoded_update()
+        except (DecodeError, ValueError) as exc:
+            return f"undecodable force progress: {exc}"
+        if base.state_hash() != self.state_hash:
+            return "force progress trees do not hash to our latest state"
+        try:
+            outcome = vmstate.run_round(
+                base, (update,), tx.round, parties=self.parties, reserve=self.reserve, vm=self.vm
+            )
+        except codec_state.InvalidUpdate as exc:
+            return f"force progress update cannot be run: {exc}"
+        if outcome.state_hash != tx.state_hash:
+            return "force progress state hash is not what its call gives"
+        self.round, self.state_hash = tx.round, tx.state_hash
+        self.trees = outcome.trees
+        self.balances = vmstate.participant_balances(outcome.trees, self.parties)
+        self._keep_calls(tx.round, outcome.calls)
+        return None
+
     # -- contracts -------------------------------------------------------------------------
     def verified_call(self, contract: bytes, caller: bytes, round_: int) -> CallObject | None:
         """The call ``caller`` made on ``contract`` in ``round_``, as this client computed it."""
