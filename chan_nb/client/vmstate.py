@@ -200,7 +200,21 @@ def run_round(
         payer = _payer(update)
         if payer is not None and payer not in parties:
             raise InvalidUpdate(UpdateRule.INVALID_PUBKEYS, f"{payer} is not a participant")
-    return (vm or default_runner()).apply_round(state, updates, round_, reserve=reserve)
+    runner = vm or default_runner()
+    # the signing check and the co-signed state that follows run the same round: once
+    key = (state.state_hash(), tuple(updates), round_, reserve, runner)
+    done = _RAN.get(key)
+    if done is None:
+        done = runner.apply_round(state, updates, round_, reserve=reserve)
+        _RAN[key] = done
+        while len(_RAN) > _RAN_KEPT:
+            del _RAN[next(iter(_RAN))]
+    return done
+
+
+#: the latest rounds run (a round is a pure function of its state, updates and rules)
+_RAN: dict[tuple[object, ...], RanRound] = {}
+_RAN_KEPT = 16
 
 
 def run_dry(

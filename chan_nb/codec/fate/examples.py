@@ -6,7 +6,10 @@ to 21 wins the contract's balance (the creator's deposit plus anything paid into
 ``play``). A move out of turn, a move outside 1–3 or a move after the end is refused
 by the contract itself (``ABORT``: the call reverts).
 
-Store registers: ``store1`` the total, ``store2`` whose turn it is, ``store3`` the other
+:data:`COUNTER` is the smallest contract that writes its store on every call (``tick``):
+what the benchmarks' contract calls per second are measured with.
+
+Store registers (RACE21): ``store1`` the total, ``store2`` whose turn it is, ``store3`` the other
 player. ``init(first, second)`` names the players; ``play(n)`` returns the new total;
 ``total()`` and ``turn()`` read the game.
 """
@@ -54,6 +57,18 @@ FUNCTION payable play(int) : int
   RETURNR store1              ;; BB 9
 """
 
+COUNTER: Final = """
+;; a counter: init(start), tick() adds one and returns it, get() reads it
+FUNCTION init(int) : unit
+  STORE store1 arg0
+  RETURNR ()
+FUNCTION payable tick() : int
+  INC store1
+  RETURNR store1
+FUNCTION get() : int
+  RETURNR store1
+"""
+
 #: The total that ends :data:`RACE21`.
 RACE21_GOAL: Final = 21
 
@@ -63,4 +78,9 @@ def race21() -> FateCode:
     return assemble(RACE21)
 
 
-__all__ = ["RACE21", "RACE21_GOAL", "race21"]
+def counter() -> FateCode:
+    """:data:`COUNTER`, assembled."""
+    return assemble(COUNTER)
+
+
+__all__ = ["COUNTER", "RACE21", "RACE21_GOAL", "counter", "race21"]
