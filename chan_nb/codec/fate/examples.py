@@ -1,9 +1,8 @@
 """Small contracts written in FATE assembly (no Sophia compiler is needed to use them).
 
-:data:`RACE21` is a two-player game used by the tutorial notebook, the tests and the
-benchmarks: players take turns adding 1, 2 or 3 to a running total; whoever brings it
-to 21 wins the contract's balance (the creator's deposit plus anything paid into
-``play``). A move out of turn, a move outside 1–3 or a move after the end is refused
+:data:`RACE21` is a two-player game used by the tutorial notebook and the tests:
+players take turns adding 1, 2 or 3 to a running total; whoever brings it to 21 (or past
+it) wins the contract's balance (the creator's deposit plus anything paid into ``play``). A move out of turn, a move outside 1–3 or a move after the end is refused
 by the contract itself (``ABORT``: the call reverts).
 
 :data:`COUNTER` is the smallest contract that writes its store on every call (``tick``):
