@@ -2,8 +2,9 @@
 
 :data:`RACE21` is a two-player game used by the tutorial notebook and the tests:
 players take turns adding 1, 2 or 3 to a running total; whoever brings it to 21 (or past
-it) wins the contract's balance (the creator's deposit plus anything paid into ``play``). A move out of turn, a move outside 1–3 or a move after the end is refused
-by the contract itself (``ABORT``: the call reverts).
+it) wins the contract's balance (the creator's deposit plus anything paid into ``play``).
+A move out of turn, a move outside 1–3 or a move after the end is refused by the
+contract itself (``ABORT``: the call reverts).
 
 :data:`COUNTER` is the smallest contract that writes its store on every call (``tick``):
 what the benchmarks' contract calls per second are measured with.
