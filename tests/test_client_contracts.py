@@ -249,6 +249,15 @@ async def test_a_game_on_the_embedded_node(node: Any) -> None:
     assert total == 21
     await r.wait_for(lambda e: r.round == i.round, STEP, include_past=True)
     assert i.balances == r.balances and i.balances[i.address] == start_i + 1_000
+    # the recording's operations: each contract flow, the refused move with its reason
+    ops = i.log.operations()
+    kinds = [op.kind for op in ops if op.kind not in ("open",)]
+    assert kinds[:4] == ["new_contract", "call_contract", "call_contract", "call_contract"]
+    cheat = ops[[op.kind for op in ops].index("call_contract") + 2]
+    assert (cheat.starter, cheat.outcome.value, cheat.round) == ("responder", "conflict", 5)
+    assert cheat.detail is not None and "initiator refused to sign update_ack" in cheat.detail
+    assert "ends in revert: not your turn" in cheat.detail
+    assert {"dry_run.call_contract", "get.contract_call", "get.contract"} <= set(kinds)
     await i.shutdown(timeout=STEP)
 
 
