@@ -15,7 +15,7 @@ from typing import Any
 from benchmarks.codec import rate
 from chan_nb.client import Recorder, Session, new_pair
 from chan_nb.codec import clear_caches
-from chan_nb.codec.fate.examples import counter
+from chan_nb.codec.fate.examples import counter_code
 from chan_nb.node import EmbeddedNode
 
 
@@ -98,7 +98,7 @@ async def _contract_rate(calls: int) -> float:
             await initiator.connect()
             await responder.connect()
             await asyncio.gather(initiator.wait_open(), responder.wait_open())
-            made = await initiator.create_contract(counter(), "init", [0])
+            made = await initiator.create_contract(counter_code(), "init", [0])
             # the responder's view of round 2 first: its own call must follow it
             await responder.wait_for(lambda e: responder.round == 2, include_past=True)
             start = time.perf_counter()

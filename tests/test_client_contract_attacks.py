@@ -26,7 +26,7 @@ from chan_nb.codec import contracts as ct
 from chan_nb.codec import encoding, txs
 from chan_nb.codec import updates as upd
 from chan_nb.codec.fate import Address, encode, encode_call
-from chan_nb.codec.fate.examples import race21
+from chan_nb.codec.fate.examples import race21_code
 from chan_nb.codec.ids import Id
 from chan_nb.codec.trees import StateTrees
 from chan_nb.recording import Direction
@@ -38,7 +38,7 @@ except ModuleNotFoundError:  # when tests/ is a package
     from tests.client_attack_kit import STEP, Forge, MemoryScript, SocketScript, open_victim
     from tests.client_attack_kit import signatures_of as signatures
 
-CODE = cts.code_bytes(race21())
+CODE = cts.code_bytes(race21_code())
 POT = 10**15
 
 
@@ -175,7 +175,7 @@ async def create_game(f: ContractForge, script: MemoryScript, session: Session) 
     created = await own_round(
         f,
         script,
-        session.create_contract(race21(), "init", players, deposit=POT),
+        session.create_contract(race21_code(), "init", players, deposit=POT),
         "channels.update.new_contract",
         (cts.new_contract_update(f.me, CODE, encode_call("init", players), POT),),
     )

@@ -195,11 +195,11 @@ def test_a_ledger_keeps_the_calls_it_verified() -> None:
 async def _pair_with_game(node: Any, deposit: int = 1_000) -> tuple[Session, Session, str]:
     from chan_nb.client import open_pair
     from chan_nb.codec.fate import Address
-    from chan_nb.codec.fate.examples import race21
+    from chan_nb.codec.fate.examples import race21_code
 
     i, r = await open_pair(node, timeout=STEP)
     players = [Address.from_api(i.address), Address.from_api(r.address)]
-    made = await i.create_contract(race21(), "init", players, deposit=deposit, timeout=STEP)
+    made = await i.create_contract(race21_code(), "init", players, deposit=deposit, timeout=STEP)
     assert made.round == 2 and made.init is not None and made.init.verified
     await r.wait_for(lambda e: r.round == 2, STEP, include_past=True)
     return i, r, made.contract_id

@@ -86,9 +86,9 @@ def _contract_args() -> list[str]:
     """COUNTER's code and the call data of init(5), tick() and get(), as ``cb_`` strings."""
     from chan_nb.client.contracts import call_data, code_bytes
     from chan_nb.codec.encoding import encode
-    from chan_nb.codec.fate.examples import counter
+    from chan_nb.codec.fate.examples import counter_code
 
-    raw = [code_bytes(counter()), call_data("init", [5]), call_data("tick"), call_data("get")]
+    raw = [code_bytes(counter_code()), call_data("init", [5]), call_data("tick"), call_data("get")]
     return [encode("cb", b) for b in raw]
 
 

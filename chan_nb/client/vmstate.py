@@ -10,7 +10,7 @@ it to sign. Nothing the node says about a contract's result is taken: the call o
 come from this client's own VM run.
 
 What the VM runs against besides the state — the pinned block's environment, on-chain
-reads, the node's gas profile — cannot be checked by the client: :class:`FateVm` takes
+reads, the node's gas profile — cannot be checked by the client: :class:`ClientVm` takes
 them as given (by default the embedded node's current-era rules and a fixed block), so a
 call whose result depends on them (``Chain.timestamp``, on-chain balances) is verified
 only when those agree with the node's, and refused otherwise.
@@ -103,7 +103,7 @@ def _with(state: StateTrees, **parts: Mapping[bytes, bytes]) -> StateTrees:
 
 
 @dataclass(frozen=True)
-class FateVm:
+class ClientVm:
     """The FATE VM (:mod:`chan_nb.vm`'s channel API, the rules the embedded node runs).
 
     ``profile`` is the node's gas and behaviour profile (:data:`chan_nb.vm.IRIS`: a
@@ -155,7 +155,7 @@ def _refused(exc: vm.UpdateRefused) -> InvalidUpdate:
 
 
 #: The runner a ledger or policy uses when given none.
-DEFAULT_VM: ContractRunner = FateVm()
+DEFAULT_VM: ContractRunner = ClientVm()
 
 
 def default_runner() -> ContractRunner:
@@ -251,8 +251,8 @@ def decode_trees(text: str) -> StateTrees | None:
 __all__ = [
     "DEFAULT_VM",
     "BalancesOnly",
+    "ClientVm",
     "ContractRunner",
-    "FateVm",
     "RanRound",
     "decode_trees",
     "default_runner",

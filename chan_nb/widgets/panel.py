@@ -29,7 +29,7 @@ from chan_nb.client.errors import ClientError
 from chan_nb.client.policy import SigningPolicy
 from chan_nb.codec import encoding
 from chan_nb.codec.fate import Address, Value, parse_value
-from chan_nb.codec.fate.examples import race21
+from chan_nb.codec.fate.examples import race21_code
 from chan_nb.errors import ChanNbError, DecodeError
 from chan_nb.widgets import panel_view as view
 from chan_nb.widgets.actions import ActionRunner
@@ -323,7 +323,7 @@ class ChannelPanel:
             players = [Address.from_api(who.address), Address.from_api(other.address)]
 
             async def deploy() -> Any:
-                made = await who.create_contract(race21(), "init", players, deposit=pot)
+                made = await who.create_contract(race21_code(), "init", players, deposit=pot)
                 self.contract_id = made.contract_id
                 return made
 

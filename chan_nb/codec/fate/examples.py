@@ -73,14 +73,14 @@ FUNCTION get() : int
 RACE21_GOAL: Final = 21
 
 
-def race21() -> FateCode:
+def race21_code() -> FateCode:
     """:data:`RACE21`, assembled."""
     return assemble(RACE21)
 
 
-def counter() -> FateCode:
+def counter_code() -> FateCode:
     """:data:`COUNTER`, assembled."""
     return assemble(COUNTER)
 
 
-__all__ = ["COUNTER", "RACE21", "RACE21_GOAL", "counter", "race21"]
+__all__ = ["COUNTER", "RACE21", "RACE21_GOAL", "counter_code", "race21_code"]
