@@ -10,7 +10,7 @@ once, alternating payer, amounts 1, 2, 3 … — and then checks what must hold:
   add up to, and their sum is what the channel was opened with (conservation);
 * the process's memory stopped growing once the channels were open (bounded).
 
-The CI test runs it small (``tests/test_load.py``); ``chan-nb bench`` runs the full
+The CI test runs it small (``tests/node/test_load.py``); ``chan-nb bench`` runs the full
 1,000 channels × 100 transfers and reports ``aggregate_transfers_per_s`` and
 ``peak_rss_mb``. Every figure comes back in a :class:`LoadReport`.
 """

@@ -102,7 +102,7 @@ async def _in_child(url: str, network_id: str, channels: int, per_channel: int) 
         await loop.run_in_executor(None, process.join, 10.0)
 
 
-#: where the JS SDK is installed (by tests/test_node_sdkjs.py, or here on first use)
+#: where the JS SDK is installed (by tests/node/test_sdkjs.py, or here on first use)
 SDK_DIR_NAME = ".sdkjs"
 SDK_SCRIPT = Path("tests") / "sdkjs" / "bench.mjs"
 SDK_PACKAGE = Path("tests") / "sdkjs" / "package.json"

@@ -6,7 +6,7 @@ It is not a second :class:`chan_nb.client.Session`: the node benchmarks use it s
 their figures measure the node rather than the client (``transfers_per_s`` measures the
 sessions), and the load test uses it because 2,000 sessions keeping every event would
 measure the client's memory rather than the node's. Tests that need to put the node's
-socket handling under stress (``tests/test_fuzz_sockets.py``) use it for the same reason.
+socket handling under stress (``tests/node/test_fuzz_sockets.py``) use it for the same reason.
 """
 
 from __future__ import annotations

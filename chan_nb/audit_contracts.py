@@ -1,4 +1,11 @@
-"""Recompute the state hash of contract rounds from what a recording shows — no VM.
+"""Recompute the state hash of contract rounds: by running the VM, else from what a recording shows.
+
+From a state it knows (the channel's first round, or any round recomputed below) the
+audit runs each following round through the FATE VM (:mod:`chan_nb.vm`, the recorded
+2020 node's rules, then Iris's): when the VM's trees hash to the signed state hash the
+round is *recomputed by the VM*, and a ``get.contract_call`` reply that differs from the
+call the VM put in that state is a wrong reply. Where the VM cannot go (AEVM code, a
+case it does not model, a state it cannot know) the evidence path below remains.
 
 A contract round's state is the accounts (participants and contract accounts), the
 contracts tree (each contract's object, store mark and store) and that round's calls.
@@ -32,7 +39,20 @@ from chan_nb.codec import encoding, trees, updates
 from chan_nb.codec.fate import CodeObject, FateCode, decode_call
 from chan_nb.codec.fate.bytecode import effects
 from chan_nb.codec.mpt import MerklePatriciaTree
+from chan_nb.codec.state import InvalidUpdate
 from chan_nb.errors import DecodeError
+from chan_nb.vm import (
+    IRIS,
+    RECORDED_2020,
+    ChainEnv,
+    ChannelContext,
+    OnChain,
+    Profile,
+    StaticOnChain,
+    UpdateRefused,
+    VmNotImplemented,
+    apply_round,
+)
 
 RoundOutcome = Literal["ok", "bad", "cannot"]
 
@@ -290,15 +310,24 @@ def _learn_reveal(known: _Known, rev: _Revealed) -> None:
         known.objects_complete = True
 
 
-def audit_contract_rounds(evidence: Evidence) -> list[ContractRound]:
-    """One verdict per round with a contract update, channel by channel, in round order."""
+def audit_contract_rounds(
+    evidence: Evidence, env: ChainEnv | None = None, onchain: OnChain | None = None
+) -> list[ContractRound]:
+    """One verdict per round with a contract update, channel by channel, in round order.
+
+    ``env`` and ``onchain`` are the pinned block and on-chain state the VM runs contract
+    code against (by default an empty chain at height 1); a round whose contract reads
+    them differently simply does not reproduce and keeps the evidence verdict.
+    """
     out: list[ContractRound] = []
     by_channel: dict[bytes, list[Round]] = defaultdict(list)
     for (channel, _), rnd in sorted(evidence.rounds().items(), key=lambda kv: kv[0]):
         by_channel[channel].append(rnd)
+    chain = env or ChainEnv(1, 0, bytes(32))
+    names = onchain or StaticOnChain()
     for channel, rounds in by_channel.items():
         if any(_has_contract_update(r) for r in rounds):
-            out.extend(_audit_channel(channel, rounds, evidence))
+            out.extend(_audit_channel(channel, rounds, evidence, chain, names))
     return out
 
 
@@ -309,7 +338,9 @@ def _has_contract_update(rnd: Round) -> bool:
     )
 
 
-def _audit_channel(channel: bytes, rounds: list[Round], evidence: Evidence) -> list[ContractRound]:
+def _audit_channel(
+    channel: bytes, rounds: list[Round], evidence: Evidence, env: ChainEnv, onchain: OnChain
+) -> list[ContractRound]:
     codes: dict[bytes, CodeObject] = {}
     for revs in evidence.revealed.values():  # code of contracts created before the recording
         for rev in revs:
@@ -343,11 +374,103 @@ def _audit_channel(channel: bytes, rounds: list[Round], evidence: Evidence) -> l
         for later, earlier in zip(reversed(rounds), list(reversed(rounds))[1:], strict=False):
             if later.round == earlier.round + 1:
                 _backward(known[later.round], known[earlier.round], steps[later.round])
-    verdicts = []
+    verdicts: dict[int, ContractRound] = {}
+    states: dict[int, trees.StateTrees] = {}
+    opening = _opening_balances(base, known.get(2), steps.get(2)) if first == 2 else None
+    if opening is not None:  # round 1 holds no contracts: its balances are its state
+        states[1] = trees.StateTrees.from_balances(opening)
     for rnd in rounds:
+        verdict, state = _verdict(rnd, known[rnd.round], steps[rnd.round], evidence)
+        if state is not None:
+            states[rnd.round] = state
         if _has_contract_update(rnd):
-            verdicts.append(_verdict(rnd, known[rnd.round], steps[rnd.round], evidence))
-    return verdicts
+            verdicts[rnd.round] = verdict
+    verdicts.update(_vm_verdicts(rounds, states, steps, evidence, env, onchain))
+    return [verdicts[r.round] for r in rounds if r.round in verdicts]
+
+
+def _opening_balances(
+    base: list[dict[bytes, int]] | None, second: _Known | None, step: _Step | None
+) -> dict[bytes, int] | None:
+    """Round 1's balances: from the create tx, or round 2's firm balances undone."""
+    if base:
+        return dict(base[0])
+    if second is None or step is None or second.balances is None or second.quality != FIRM:
+        return None
+    balances = dict(second.balances)
+    for pk, delta in step.deltas.items():
+        balances[pk] = balances.get(pk, 0) - delta
+    for pk in step.new_accounts:
+        balances.pop(pk, None)
+    if any(b < 0 for b in balances.values()):
+        return None
+    return balances
+
+
+#: the node rules tried, in order: the recordings' node first
+VM_PROFILES: tuple[Profile, ...] = (RECORDED_2020, IRIS)
+_VM_CANNOT = (VmNotImplemented, UpdateRefused, InvalidUpdate, DecodeError, ValueError, KeyError)
+
+
+def _vm_verdicts(
+    rounds: list[Round],
+    known: dict[int, trees.StateTrees],
+    steps: dict[int, _Step],
+    evidence: Evidence,
+    env: ChainEnv,
+    onchain: OnChain,
+) -> dict[int, ContractRound]:
+    """Rounds the VM recomputes from a known earlier state, round after round."""
+    out: dict[int, ContractRound] = {}
+    state: trees.StateTrees | None = None
+    previous: int | None = None
+    for rnd in rounds:
+        if previous is None or rnd.round != previous + 1 or state is None:
+            state = known.get(rnd.round - 1)
+        previous = rnd.round
+        if state is None:
+            continue
+        found = _vm_round(state, rnd, env, onchain)
+        if found is None:
+            state = known.get(rnd.round)
+            continue
+        state, profile, calls = found
+        if _has_contract_update(rnd):
+            what = ", ".join(name for _, name in steps[rnd.round].calls)
+            out[rnd.round] = _vm_verdict(rnd, what, profile, calls, evidence)
+    return out
+
+
+def _vm_round(
+    state: trees.StateTrees, rnd: Round, env: ChainEnv, onchain: OnChain
+) -> tuple[trees.StateTrees, Profile, tuple[ct.CallObject, ...]] | None:
+    """The trees after ``rnd`` by the first profile that reproduces its signed hash."""
+    for profile in VM_PROFILES:
+        try:
+            result = apply_round(
+                state, rnd.updates, rnd.round, ChannelContext(env, onchain, profile)
+            )
+        except _VM_CANNOT:
+            return None
+        if result.state_hash == rnd.state_hash:
+            return result.trees, profile, result.calls
+    return None
+
+
+def _vm_verdict(
+    rnd: Round, what: str, profile: Profile, calls: tuple[ct.CallObject, ...], evidence: Evidence
+) -> ContractRound:
+    names = what or "contract update"
+    wrong = [c for c in calls if c.key in evidence.calls and evidence.calls[c.key] != c]
+    if wrong:
+        detail = (
+            f"round {rnd.round} ({names}) recomputed by the VM ({profile.name}), but the node's "
+            f"get.contract_call reply differs from the call in the signed state "
+            f"(gas_used {evidence.calls[wrong[0].key].gas_used}, the VM's {wrong[0].gas_used})"
+        )
+        return ContractRound(rnd.channel, rnd.round, "bad", detail, rnd.seq, rnd.line, rnd.role)
+    detail = f"round {rnd.round} ({names}) recomputed by the VM ({profile.name})"
+    return ContractRound(rnd.channel, rnd.round, "ok", detail, rnd.seq, rnd.line, rnd.role)
 
 
 def _forward(before: _Known, after: _Known, step: _Step) -> None:
@@ -399,9 +522,18 @@ def _backward(after: _Known, before: _Known, step: _Step) -> None:
             before.stores[pk] = store
 
 
-def _verdict(rnd: Round, known: _Known, step: _Step, evidence: Evidence) -> ContractRound:
-    def result(outcome: RoundOutcome, detail: str) -> ContractRound:
-        return ContractRound(rnd.channel, rnd.round, outcome, detail, rnd.seq, rnd.line, rnd.role)
+def _verdict(
+    rnd: Round, known: _Known, step: _Step, evidence: Evidence
+) -> tuple[ContractRound, trees.StateTrees | None]:
+    """The evidence verdict, and the round's trees when they hash to its state hash."""
+
+    def result(
+        outcome: RoundOutcome, detail: str, state: trees.StateTrees | None = None
+    ) -> tuple[ContractRound, trees.StateTrees | None]:
+        verdict = ContractRound(
+            rnd.channel, rnd.round, outcome, detail, rnd.seq, rnd.line, rnd.role
+        )
+        return verdict, state
 
     missing: list[str] = []
     calls: dict[bytes, bytes] = {}
@@ -441,7 +573,7 @@ def _verdict(rnd: Round, known: _Known, step: _Step, evidence: Evidence) -> Cont
     )
     what = ", ".join(name for _, name in step.calls) or "contract update"
     if state.state_hash() == rnd.state_hash:
-        return result("ok", f"round {rnd.round} ({what}) recomputed from the recording")
+        return result("ok", f"round {rnd.round} ({what}) recomputed from the recording", state)
     if known.quality == FIRM:
         return result("bad", f"round {rnd.round} ({what}): the recomputed state hash differs")
     return result(

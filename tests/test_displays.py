@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 
 import nbformat
 import pytest
-from conftest import SAMPLE_SESSION
 from nbclient import NotebookClient
 
 from chan_nb.client import open_pair
@@ -17,6 +16,7 @@ from chan_nb.client.recorder import Recorder
 from chan_nb.client.transport import MemoryTransport
 from chan_nb.node import EmbeddedNode
 from chan_nb.recording import Frame, SessionLog, load
+from tests.conftest import SAMPLE_SESSION
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
+
+from tests.conftest import PROJECT_ROOT
 
 pytest.importorskip("sphinx", reason="the docs extra (pip install -e '.[docs]')")
 pytest.importorskip("myst_nb", reason="the docs extra (pip install -e '.[docs]')")

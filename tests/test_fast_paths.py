@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from node_helpers import connect_params
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
@@ -32,6 +31,7 @@ from chan_nb.codec.keys import Keypair
 from chan_nb.errors import DecodeError
 from chan_nb.node import EmbeddedNode
 from chan_nb.protocol import frames, methods
+from tests.node.harness import connect_params
 
 NETWORK = "ae_uat"
 

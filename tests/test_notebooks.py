@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ROOT
+
+from tests.conftest import PROJECT_ROOT
 
 _NEEDS = "the notebook tools (nbclient, nbformat, ipykernel: the 'notebook' extra)"
 nbformat = pytest.importorskip("nbformat", reason=f"executing notebooks needs {_NEEDS}")

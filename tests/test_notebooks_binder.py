@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
+
+from tests.conftest import PROJECT_ROOT
 
 nbformat = pytest.importorskip("nbformat", reason="reading executed notebooks needs nbformat")
-from test_notebooks import NOTEBOOKS, check_outputs  # noqa: E402
+from tests.test_notebooks import NOTEBOOKS, check_outputs  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -11,11 +11,7 @@ from chan_nb.cli import main
 from chan_nb.recording import Direction, load
 from chan_nb.replay.steps import per_role, sequence_diff, step_keys
 from chan_nb.scenarios import SCENARIOS, SEED_FILE, run_scenario
-
-try:
-    from conftest import SAMPLE_SESSION
-except ModuleNotFoundError:  # when tests/ is a package
-    from tests.conftest import SAMPLE_SESSION
+from tests.conftest import SAMPLE_SESSION
 
 
 @pytest.mark.parametrize("memory", [False, True], ids=["websocket", "memory"])

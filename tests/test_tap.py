@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_node_sdkjs import ROOT, SCRIPT, sdk_dir  # noqa: F401  (the fixture)
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -18,6 +17,7 @@ from chan_nb.client import open_pair
 from chan_nb.client.recorder import Recorder
 from chan_nb.recording import Direction, load
 from chan_nb.tap import Tap
+from tests.node.test_sdkjs import ROOT, SCRIPT, sdk_dir  # noqa: F401  (the fixture)
 
 
 def per_role(frames: list, role: str) -> list[tuple[str, str]]:

@@ -11,7 +11,6 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from node_helpers import connect_params
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.server import ServerProtocol
 
@@ -19,6 +18,7 @@ from chan_nb import ws_write
 from chan_nb.codec.keys import Keypair
 from chan_nb.node import EmbeddedNode
 from chan_nb.protocol import frames, methods
+from tests.node.harness import connect_params
 
 
 async def test_a_client_link_talks_to_the_node_and_closes_cleanly() -> None:

@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "'replay: N steps matched, N differed' (then 'replay: incomplete (why)' when it "
         "stopped early); the exit status is 1 on any difference or an early stop. "
         "On the embedded node the replay stops at the first request for a feature it "
-        "does not simulate (contracts, generalized accounts, force progress) and says why. "
+        "does not simulate (AEVM contracts, generalized accounts) and says why. "
         "Against a real node the keys of two funded accounts come from "
         "CHAN_NB_INITIATOR_SECRET and CHAN_NB_RESPONDER_SECRET (hex secret seeds).",
     )

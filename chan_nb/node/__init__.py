@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from chan_nb.node.chain import ChannelObject
 from chan_nb.node.config import DEFAULT_NETWORK_ID, Era, NodeConfig
-from chan_nb.node.contracts import ChainEnv
+from chan_nb.node.contracts import PinnedBlock
 from chan_nb.node.core import NodeCore
 from chan_nb.node.memory import ConnectionClosed, MemoryConnection
 from chan_nb.node.outofband import stale_close_solo
@@ -19,7 +19,6 @@ from chan_nb.node.threaded import ThreadedNode
 
 __all__ = [
     "DEFAULT_NETWORK_ID",
-    "ChainEnv",
     "ChannelObject",
     "ConnectionClosed",
     "EmbeddedNode",
@@ -27,6 +26,7 @@ __all__ = [
     "MemoryConnection",
     "NodeConfig",
     "NodeCore",
+    "PinnedBlock",
     "ThreadedNode",
     "stale_close_solo",
 ]

@@ -11,9 +11,11 @@ tx is ``height - inclusion height``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Final
 
+from chan_nb import vm
 from chan_nb.codec import signing, trees
 from chan_nb.codec.hashing import blake2b_256
 from chan_nb.codec.txs import (
@@ -34,7 +36,7 @@ from chan_nb.codec.txs import (
 from chan_nb.errors import ChanNbError, DecodeError
 from chan_nb.node import contracts as node_contracts
 from chan_nb.node import force_progress as fp
-from chan_nb.node.contracts import ChainEnv, PointerKind, Profile
+from chan_nb.node.contracts import PinnedBlock
 
 #: How many nonces ahead of an account the mempool accepts a locally pushed tx
 #: (the node's ``mempool.nonce_offset``).
@@ -134,27 +136,29 @@ class Chain:
     rejected: dict[str, str] = field(default_factory=dict)  # th_ -> why it was dropped
     #: block hash -> the environment a contract pinned to it sees, for blocks this chain
     #: did not make (a replay pins the recorded node's blocks, :meth:`pin_block`)
-    pinned: dict[bytes, ChainEnv] = field(default_factory=dict)
+    pinned: dict[bytes, PinnedBlock] = field(default_factory=dict)
     #: AENS names (name -> pointer key -> (kind, pubkey)), read by contracts (AENS.resolve)
-    names: dict[bytes, dict[bytes, tuple[PointerKind, bytes]]] = field(default_factory=dict)
+    names: dict[bytes, dict[bytes, tuple[vm.PointerKind, bytes]]] = field(default_factory=dict)
     #: which node's VM rules a force-progress call runs under (the node's era)
-    contract_profile: Profile = "iris"
+    contract_profile: vm.Profile = vm.IRIS
 
     # -- what a contract sees ------------------------------------------------------------
-    def env(self, block_hash: bytes | None = None) -> ChainEnv:
-        """The environment of a pinned block: a pinned one by hash, else the top (fate.md §5)."""
+    def env(self, block_hash: bytes | None = None) -> PinnedBlock:
+        """The environment of a pinned block: a pinned one by hash, else the top (fate.md §5).
+
+        The top's balances and key-block hashes are live views, read only when a contract
+        asks (``Chain.balance``, ``Chain.block_hash``); a pinned block is a snapshot.
+        """
         pinned = self.pinned.get(block_hash) if block_hash is not None else None
         if pinned is not None:
             return pinned
-        return ChainEnv(
+        return PinnedBlock(
             height=self.height,
             timestamp=GENESIS_TIME_MS + self.height * KEY_BLOCK_MS + 1,
             beneficiary=BENEFICIARY,
             network_id=self.network_id,
-            key_block_hashes={
-                h: self.key_block_hash(h) for h in range(max(0, self.height - 255), self.height + 1)
-            },
-            accounts={pk: acc.balance for pk, acc in self.accounts.items()},
+            key_block_hashes=_KeyBlockHashes(self, self.height),
+            accounts=_Balances(self.accounts),
             names={name: dict(pointers) for name, pointers in self.names.items()},
         )
 
@@ -162,14 +166,20 @@ class Chain:
         """The (made-up, stable) hash of this chain's key block at ``height``."""
         return blake2b_256(b"chan_nb key block" + height.to_bytes(8, "big"))
 
-    def pin_block(self, block_hash: bytes, env: ChainEnv | None = None) -> ChainEnv:
+    def pin_block(self, block_hash: bytes, env: PinnedBlock | None = None) -> PinnedBlock:
         """Make a block this chain did not mine known to contracts (a recorded pin): with
         ``env``, or a snapshot of the top (names included) as it is now."""
-        pinned = env if env is not None else self.env()
-        self.pinned[block_hash] = pinned
-        return pinned
+        if env is None:
+            top = self.env()
+            env = replace(
+                top,
+                accounts={pk: acc.balance for pk, acc in self.accounts.items()},
+                key_block_hashes=dict(top.key_block_hashes),
+            )
+        self.pinned[block_hash] = env
+        return env
 
-    def set_name(self, name: str, pointers: dict[str, tuple[PointerKind, bytes]]) -> None:
+    def set_name(self, name: str, pointers: dict[str, tuple[vm.PointerKind, bytes]]) -> None:
         """Claim or update an AENS name with these pointers (as the node's HTTP API would)."""
         self.names[name.lower().encode("utf-8")] = {
             key.encode("utf-8"): value for key, value in pointers.items()
@@ -531,7 +541,7 @@ class Chain:
         payer.balance -= tx.fee + gas_used * update.gas_price
         payer.nonce += 1
         channel.last_tx = signed
-        if result is None or node_contracts.state_hash(*result) != tx.state_hash:
+        if result is None or node_contracts.channel_state_hash(*result) != tx.state_hash:
             return  # included, paid for, but the channel is unchanged
         balances = result[0]
         amounts = (balances.get(channel.initiator, 0), balances.get(channel.responder, 0))
@@ -578,8 +588,10 @@ class Chain:
         if closer not in (channel.initiator, channel.responder):
             raise TxRejected("closer is not a participant")
         payer = self._payer_account(closer, tx.nonce)
-        if tx.initiator_amount_final + tx.responder_amount_final + tx.fee != channel.amount:
-            raise TxRejected("final amounts and fee do not add up to the channel's coins")
+        # check_are_funds_in_channel: at most the channel's coins; what off-chain contracts
+        # hold is not paid out (it stays locked)
+        if tx.initiator_amount_final + tx.responder_amount_final + tx.fee > channel.amount:
+            raise TxRejected("final amounts and fee exceed the channel's coins")
         payer.nonce += 1
         self.fund(channel.initiator, tx.initiator_amount_final)
         self.fund(channel.responder, tx.responder_amount_final)
@@ -597,6 +609,43 @@ class Chain:
         payer.balance -= tx.amount + tx.fee
         payer.nonce += 1
         self.fund(tx.recipient_id.value, tx.amount)
+
+
+class _Balances(Mapping[bytes, int]):
+    """The on-chain balances, as a live read-only view."""
+
+    def __init__(self, accounts: dict[bytes, Account]) -> None:
+        self._accounts = accounts
+
+    def __getitem__(self, pubkey: bytes) -> int:
+        return self._accounts[pubkey].balance
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._accounts)
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+
+class _KeyBlockHashes(Mapping[int, bytes]):
+    """The key-block hashes a contract at ``top`` may ask for (the last 256 and the top)."""
+
+    def __init__(self, chain: Chain, top: int) -> None:
+        self._chain, self._top = chain, top
+
+    def _heights(self) -> range:
+        return range(max(0, self._top - 255), self._top + 1)
+
+    def __getitem__(self, height: int) -> bytes:
+        if height not in self._heights():
+            raise KeyError(height)
+        return self._chain.key_block_hash(height)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._heights())
+
+    def __len__(self) -> int:
+        return len(self._heights())
 
 
 def _payer(tx: Tx) -> bytes | None:

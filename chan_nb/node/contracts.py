@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
 from chan_nb import vm
 from chan_nb.codec import contracts as ct
@@ -34,27 +34,24 @@ from chan_nb.codec.updates import (
 )
 from chan_nb.errors import ChanNbError, DecodeError
 from chan_nb.protocol.codes import Reason
-
-#: Which gas and semantics profile the VM runs: the 2020 build the recordings come from,
-#: or an Iris-final / current node (fate.md §0, §3.4).
-Profile = Literal["recorded", "iris"]
-
-#: Gas and gas price of every contract update made through the WebSocket API (§6.1).
-WS_GAS: Final = 1_000_000
-WS_GAS_PRICE: Final = 1
+from chan_nb.protocol.methods import WS_GAS as WS_GAS  # one home: every WS contract update
+from chan_nb.protocol.methods import WS_GAS_PRICE as WS_GAS_PRICE
+from chan_nb.vm.channel import AEVM_VMS, FATE_VMS
 
 #: vm_version -> the abi it must be paired with (aect_contracts:is_legal_version; §0).
-LEGAL_VM_ABI: Final[dict[int, int]] = {1: 1, 3: 1, 4: 1, 5: 3, 6: 1, 7: 3, 8: 3}
-FATE_VMS: Final = frozenset({5, 7, 8})
-AEVM_VMS: Final = frozenset({1, 3, 4, 6})
+LEGAL_VM_ABI: Final[dict[int, int]] = {
+    **{v: 1 for v in AEVM_VMS},
+    **{v: 3 for v in FATE_VMS},
+}
 
 #: ``init``'s function id: the first 4 bytes of BLAKE2b("init") (call data starts ``2b 11``).
 INIT_FUNCTION_ID: Final = bytes.fromhex("44d6441f")
 
 
-def profile_of(era: str) -> Profile:
-    """The VM profile of an era: the 2020 (and 2019) builds → recorded gas, else Iris+."""
-    return "recorded" if era in ("recorded", "older") else "iris"
+def profile_of(era: str) -> vm.Profile:
+    """The VM profile of an era (fate.md §0, §3.4): the 2020 (and 2019) builds → the
+    recorded node's gas and rules, else Iris+."""
+    return vm.RECORDED_2020 if era in ("recorded", "older") else vm.IRIS
 
 
 class ContractRejected(ChanNbError):
@@ -132,7 +129,7 @@ def state_trees(
     )
 
 
-def state_hash(balances: Mapping[bytes, int], contracts: ContractsState = EMPTY) -> bytes:
+def channel_state_hash(balances: Mapping[bytes, int], contracts: ContractsState = EMPTY) -> bytes:
     """The state hash the off-chain tx signs; the accounts-only fast path without contracts."""
     if contracts.empty:
         return codec_state.state_hash(balances)
@@ -161,12 +158,12 @@ def poi_api(
 # -- the chain a contract sees -----------------------------------------------------------------
 
 
-#: What a name pointer points at (``aeser_id:specialize``).
-PointerKind = Literal["account", "oracle", "contract", "channel"]
+#: an AENS pointer: what it points at and its key
+Pointer = tuple[vm.PointerKind, bytes]
 
 
 @dataclass(frozen=True)
-class ChainEnv:
+class PinnedBlock:
     """The pinned block a contract call sees (fate.md §5): read-only chain facts.
 
     ``accounts`` answers ``Chain.balance`` for accounts the channel does not hold;
@@ -180,12 +177,14 @@ class ChainEnv:
     network_id: str = ""
     key_block_hashes: Mapping[int, bytes] = field(default_factory=dict)
     accounts: Mapping[bytes, int] = field(default_factory=dict)
-    names: Mapping[bytes, Mapping[bytes, tuple[PointerKind, bytes]]] = field(default_factory=dict)
+    names: Mapping[bytes, Mapping[bytes, tuple[vm.PointerKind, bytes]]] = field(
+        default_factory=dict
+    )
 
     def account_balance(self, pubkey: bytes) -> int | None:
         return self.accounts.get(pubkey)
 
-    def resolve_name(self, name: bytes, key: bytes) -> tuple[PointerKind, bytes] | None:
+    def resolve_name(self, name: bytes, key: bytes) -> tuple[vm.PointerKind, bytes] | None:
         return self.names.get(name.lower(), {}).get(key)
 
 
@@ -231,12 +230,12 @@ _REFUSALS: Final[dict[int | None, Reason]] = {
 class _OnChain:
     """The pinned block's on-chain reads, as :mod:`chan_nb.vm` asks for them."""
 
-    env: ChainEnv
+    env: PinnedBlock
 
     def account_balance(self, pubkey: bytes) -> int | None:
         return self.env.account_balance(pubkey)
 
-    def resolve_name(self, name: bytes, key: bytes) -> tuple[PointerKind, bytes] | None:
+    def resolve_name(self, name: bytes, key: bytes) -> tuple[vm.PointerKind, bytes] | None:
         return self.env.resolve_name(name, key)
 
     def is_oracle(self, pubkey: bytes) -> bool:
@@ -261,10 +260,9 @@ class FateVm:
             beneficiary=env.beneficiary,
             difficulty=env.difficulty,
             network_id=env.network_id or "ae_mainnet",
-            key_block_hashes=dict(env.key_block_hashes),
+            key_block_hashes=env.key_block_hashes,
         )
-        profile = vm.RECORDED_2020 if ctx.profile == "recorded" else vm.IRIS
-        return vm.ChannelContext(pinned, _OnChain(env), profile, ctx.reserve)
+        return vm.ChannelContext(pinned, _OnChain(env), ctx.profile, ctx.reserve)
 
     def create(
         self, state: trees.StateTrees, update: OffChainNewContract, ctx: RoundContext
@@ -311,8 +309,8 @@ class RoundContext:
     participants: tuple[bytes, bytes]
     reserve: int
     round: int
-    env: ChainEnv
-    profile: Profile
+    env: PinnedBlock
+    profile: vm.Profile
     vm: ContractVm
 
 
@@ -320,7 +318,7 @@ def has_contract_updates(updates: Iterable[Update]) -> bool:
     return any(isinstance(u, OffChainNewContract | OffChainCallContract) for u in updates)
 
 
-def apply_round(
+def apply_contract_round(
     balances: Mapping[bytes, int],
     contracts: ContractsState,
     updates: Sequence[Update],

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TypeVar
 
 from chan_nb.codec.gas import gas_of
 from chan_nb.codec.txs import Tx
 from chan_nb.node.params import DEFAULT_MIN_DEPTH_FACTOR, DepthStrategy
 
+TxT = TypeVar("TxT", bound=Tx)
 
-def min_fee(build: Callable[[int], Tx], gas_price: int) -> int:
-    """Smallest fee that pays for the tx ``build(fee)`` (size depends on the fee)."""
+
+def min_fee(build: Callable[[int], TxT], gas_price: int, gas: Callable[[TxT], int] = gas_of) -> int:
+    """Smallest fee that pays for the tx ``build(fee)`` (size depends on the fee); ``gas``
+    is what the tx costs (a force progress has its own base gas)."""
     fee = 0
     for _ in range(16):
-        needed = gas_of(build(fee)) * gas_price
+        needed = gas(build(fee)) * gas_price
         if needed <= fee:
             return fee
         fee = needed

@@ -18,35 +18,23 @@ from typing import Final, Literal
 
 from chan_nb.codec import trees
 from chan_nb.codec import updates as upd
-from chan_nb.codec.gas import GAS_PER_BYTE
+from chan_nb.codec.gas import gas_of
 from chan_nb.codec.ids import Id
 from chan_nb.codec.txs import ChannelForceProgressTx, ChannelOffchainTx, SignedTx
 from chan_nb.errors import DecodeError
 from chan_nb.node import contracts as node_contracts
+from chan_nb.node import fees
 from chan_nb.node.contracts import ContractsState
 
-#: Base gas of a force-progress tx from Fortuna (30 × 15 000); its contract gas is extra.
-BASE_GAS: Final = 30 * 15_000
 #: gas of a force-progress request that gives none (``channels.force_progress``)
 DEFAULT_GAS: Final = 1_000_000
 
-Verdict = Literal["consumed", "can_snapshot", "can_slash", "unknown"]
+FpVerdict = Literal["consumed", "can_snapshot", "unknown"]
 
 
 def tx_gas(tx: ChannelForceProgressTx) -> int:
-    """What the fee pays for: base gas plus 20 per byte of the unsigned tx."""
-    return BASE_GAS + GAS_PER_BYTE * len(tx.serialize())
-
-
-def min_fee(build: Callable[[int], ChannelForceProgressTx], gas_price: int) -> int:
-    """Smallest fee paying for ``build(fee)`` at ``gas_price`` (the size depends on the fee)."""
-    fee = 0
-    for _ in range(16):
-        needed = tx_gas(build(fee)) * gas_price
-        if needed <= fee:
-            return fee
-        fee = needed
-    return fee
+    """What the fee pays for: base gas (``FORCE_PROGRESS_BASE_GAS``) plus 20 per byte."""
+    return gas_of(tx)
 
 
 @dataclass(frozen=True)
@@ -76,10 +64,10 @@ def build(
 ) -> Built:
     """The FSM's force-progress tx (``aesc_fsm:mk_force_progress_tx/2``); raises
     :class:`~chan_nb.node.contracts.ContractRejected` when the call cannot be made."""
-    balances, contracts = node_contracts.apply_round(
+    balances, contracts = node_contracts.apply_contract_round(
         latest_balances, latest_contracts, (update,), ctx
     )
-    state_hash = node_contracts.state_hash(balances, contracts)
+    state_hash = node_contracts.channel_state_hash(balances, contracts)
     payload = b"" if latest_round == on_chain_round else latest_signed.serialize()
     offchain = node_contracts.state_trees(latest_balances, latest_contracts).serialize()
 
@@ -97,7 +85,7 @@ def build(
             nonce,
         )
 
-    return Built(make(min_fee(make, gas_price)), update, balances, contracts)
+    return Built(make(fees.min_fee(make, gas_price, tx_gas)), update, balances, contracts)
 
 
 def update_of(tx: ChannelForceProgressTx) -> upd.OffChainCallContract | None:
@@ -133,14 +121,14 @@ def result_state(
         return None
     balances, contracts = node_contracts.split_trees(base)
     try:
-        return node_contracts.apply_round(balances, contracts, (update,), ctx_of(tx.round))
+        return node_contracts.apply_contract_round(balances, contracts, (update,), ctx_of(tx.round))
     except node_contracts.ContractRejected:
         return None
     except ValueError:
         return None
 
 
-def classify(tx: ChannelForceProgressTx, latest_round: int, latest_hash: bytes) -> Verdict:
+def classify(tx: ChannelForceProgressTx, latest_round: int, latest_hash: bytes) -> FpVerdict:
     """What an FSM whose latest state is (round, hash) makes of an included FP."""
     try:
         based = payload_state(tx)

@@ -624,12 +624,18 @@ class ChannelFsm:
             if isinstance(request, Message):
                 return self._message(request)
             return self._read(request)
-        if isinstance(request, GetContract | GetContractCall | CleanContractCalls) or (
-            isinstance(request, CallContract) and request.dry_run
-        ):
+        if isinstance(request, GetContract | CleanContractCalls):  # most states
             if state in NOT_READY_STATES or self.cosigned is None:
                 return Fail(Reason.NOT_READY)
             return self._contract_read(request)
+        if isinstance(request, GetContractCall) or (
+            isinstance(request, CallContract) and request.dry_run
+        ):  # open only (websocket-api.md §2.2); elsewhere as any call (§4.1)
+            if state is State.OPEN and self.cosigned is not None:
+                return self._contract_read(request)
+            if state in POSTPONE_CALL_STATES:
+                return POSTPONE
+            return Fail(Reason.NOT_READY if state in NOT_READY_STATES else Reason.INTERNAL)
         if isinstance(request, AssumeMinDepth):
             return self._assume_min_depth(request, now)
         if isinstance(request, Solo):
@@ -777,7 +783,7 @@ class ChannelFsm:
         )
         balances, contracts = self._next_state(updates)
         round_ = self.cosigned.round + 1
-        state_hash = offchain.full_state_hash(balances, contracts)
+        state_hash = node_contracts.channel_state_hash(balances, contracts)
         tx = ChannelOffchainTx(Id.channel(self.channel_id), round_, state_hash)
         return self._propose(Op.UPDATE, tx, updates, balances, round_, "update", contracts)
 
@@ -798,7 +804,7 @@ class ChannelFsm:
         """Balances and contracts after ``updates`` on the latest co-signed state."""
         assert self.cosigned is not None
         round_ = self.cosigned.round + 1
-        return offchain.apply_round(
+        return offchain.next_state(
             self.cosigned.balances,
             self.cosigned.contracts,
             updates,
@@ -835,7 +841,7 @@ class ChannelFsm:
         updates = (self._contract_update(request), *self._meta(request.meta))
         balances, contracts = self._next_state(updates, request.block_hash)
         round_ = self.cosigned.round + 1
-        state_hash = offchain.full_state_hash(balances, contracts)
+        state_hash = node_contracts.channel_state_hash(balances, contracts)
         tx = ChannelOffchainTx(Id.channel(self.channel_id), round_, state_hash)
         result = self._propose(Op.UPDATE, tx, updates, balances, round_, "update", contracts)
         assert self.pending is not None
@@ -889,7 +895,7 @@ class ChannelFsm:
         round_ = self.cosigned.round + 1
         nonce = request.nonce if request.nonce is not None else self.chain.next_nonce(self.me)
         channel = Id.channel(self.channel_id)
-        state_hash = offchain.full_state_hash(balances, contracts)
+        state_hash = node_contracts.channel_state_hash(balances, contracts)
         ttl = self.options.ttl
 
         def build(fee: int) -> Tx:
@@ -1621,7 +1627,7 @@ class ChannelFsm:
             balances, contracts = self._next_state(msg.updates, block_hash)
         except UpdateRejected:
             return None
-        if offchain.full_state_hash(balances, contracts) != tx.state_hash:
+        if node_contracts.channel_state_hash(balances, contracts) != tx.state_hash:
             return None
         if op is Op.DEPOSIT and not (
             isinstance(tx, ChannelDepositTx)
@@ -1770,7 +1776,7 @@ class ChannelFsm:
             isinstance(tx, ChannelCloseMutualTx)
             and self.initiator is not None
             and (tx.initiator_amount_final + tx.responder_amount_final + tx.fee)
-            == sum(self.cosigned.balances.values())
+            == sum(self.cosigned.balances[p] for p in self.participants)
             and self._check_signatures(msg.signed, msg.signed.tx_bytes, (peer,)) is None
         )
         if not valid:

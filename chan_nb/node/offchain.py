@@ -9,21 +9,16 @@ payer with at least the channel reserve.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
 
 from chan_nb.codec import state as codec_state
-from chan_nb.codec import trees
 from chan_nb.codec.txs import SignedTx
 from chan_nb.codec.updates import Update
 from chan_nb.errors import ChanNbError
 from chan_nb.node import contracts as node_contracts
 from chan_nb.node.contracts import ContractsState
 from chan_nb.protocol.codes import Reason
-
-#: ``calls`` of a channel without contracts: an empty calls tree.
-EMPTY_CALLS_API: Final = trees.calls_to_api({})
 
 Balances = Mapping[bytes, int]
 
@@ -38,19 +33,6 @@ class UpdateRejected(ChanNbError):
 
 #: Hash of the accounts-only state trees holding these balances.
 state_hash = codec_state.state_hash
-
-
-def trees_api(balances: Balances) -> str:
-    """``ss_`` of the state (``channels.get.offchain_state`` → ``trees``)."""
-    return trees.StateTrees.from_balances(balances).to_api()
-
-
-def poi_api(balances: Balances, accounts: Iterable[bytes]) -> str:
-    """``pi_`` proof for some accounts; an absent one raises UpdateRejected(not_found)."""
-    try:
-        return trees.StateTrees.from_balances(balances).poi(accounts=accounts).to_api()
-    except trees.NotInTreeError as exc:
-        raise UpdateRejected(Reason.NOT_FOUND, str(exc)) from None
 
 
 def apply_updates(
@@ -75,7 +57,7 @@ def apply_updates(
         raise UpdateRejected(reason, str(exc)) from None
 
 
-def apply_round(
+def next_state(
     balances: Balances,
     contracts: ContractsState,
     updates: Sequence[Update],
@@ -91,16 +73,11 @@ def apply_round(
     if contracts.empty and not node_contracts.has_contract_updates(updates):
         return apply_updates(balances, updates, participants, channel_reserve), contracts
     try:
-        return node_contracts.apply_round(balances, contracts, updates, ctx())
+        return node_contracts.apply_contract_round(balances, contracts, updates, ctx())
     except node_contracts.ContractRejected as exc:
         raise UpdateRejected(exc.reason, str(exc)) from None
     except codec_state.InvalidUpdate as exc:
         raise UpdateRejected(Reason(exc.rule), str(exc)) from None
-
-
-def full_state_hash(balances: Balances, contracts: ContractsState) -> bytes:
-    """The state hash over balances and contracts (accounts-only when there are none)."""
-    return node_contracts.state_hash(balances, contracts)
 
 
 @dataclass(frozen=True)

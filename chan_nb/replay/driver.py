@@ -38,7 +38,7 @@ from chan_nb.codec.hashing import channel_pubkey
 from chan_nb.codec.ids import Id
 from chan_nb.codec.keys import Keypair
 from chan_nb.errors import ChanNbError, DecodeError
-from chan_nb.node import ChainEnv, stale_close_solo
+from chan_nb.node import PinnedBlock, stale_close_solo
 from chan_nb.node.rpc import NOT_SIMULATED
 from chan_nb.protocol import codes, methods
 from chan_nb.protocol.frames import strings_in
@@ -553,8 +553,8 @@ class Replayer:
             return None
         if isinstance(signed.tx, txs.GaMetaTx):
             return (
-                "a generalized account authenticates with a contract call (ga_meta_tx), "
-                "which the embedded node does not simulate (contracts need a VM)"
+                "a generalized account authenticates with a contract call (ga_meta_tx) "
+                "against on-chain contracts, which the embedded chain does not hold"
             )
         return None
 
@@ -1008,13 +1008,13 @@ class Replayer:
         top = chain.env()
         chain.pin_block(
             raw,
-            ChainEnv(
+            PinnedBlock(
                 height=known.height,
                 timestamp=known.timestamp,
                 beneficiary=known.beneficiary,
                 difficulty=known.difficulty,
                 network_id=top.network_id,
-                accounts=top.accounts,
+                accounts=dict(top.accounts),
                 names=top.names,
             ),
         )

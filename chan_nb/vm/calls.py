@@ -13,12 +13,12 @@ from chan_nb.codec.contracts import ContractObject
 from chan_nb.codec.fate.bytecode import FateCode, Function
 from chan_nb.codec.fate.code import CodeObject
 from chan_nb.codec.fate.types import ObjectKind
-from chan_nb.codec.fate.values import Address, Value
+from chan_nb.codec.fate.values import Address, Value, none, some
 from chan_nb.codec.updates import unpack_ct_version
 from chan_nb.errors import DecodeError
 from chan_nb.vm import erlang, gas, typecheck
-from chan_nb.vm.errors import VmNotImplemented
-from chan_nb.vm.machine import STOP, Frame, GasStore, Machine, ReturnCheck
+from chan_nb.vm.errors import FateError, FateRevert, VmNotImplemented
+from chan_nb.vm.machine import NEXT, STOP, Frame, GasStore, Machine, ReturnCheck
 
 FATE_VMS = frozenset({5, 7, 8})
 
@@ -38,16 +38,16 @@ def lookup(m: Machine, code: FateCode, fun_id: bytes) -> Function:
 
 def load_code(m: Machine, pubkey: bytes) -> tuple[FateCode, int] | None:
     """The FATE code and vm version of an off-chain contract (None: no such contract)."""
+    cached = m.code_cache.get(pubkey)
+    if cached is None and m.profile.iris_gas:
+        m.spend(gas.CODE_LOAD_GAS)  # charged before the lookup, as the node does
     obj: ContractObject | None = m.world.contracts.get(pubkey)
     if obj is None:
         return None
     vm = unpack_ct_version(obj.ct_version)[0]
     if vm not in FATE_VMS:
         raise VmNotImplemented(f"calling a vm {vm} (AEVM) contract from FATE is not modelled")
-    cached = m.code_cache.get(pubkey)
     if cached is None:
-        if m.profile.iris_gas:
-            m.spend(gas.CODE_LOAD_GAS)
         try:
             cached = CodeObject.deserialize(obj.code).fate()
         except DecodeError as exc:
@@ -136,8 +136,13 @@ def remote_call(
     ret_type: Value,
     value: Value,
     gas_cap: Value | None,
+    protected: bool = False,
 ) -> int:
-    """CALL_R / CALL_GR: pop the arguments and enter the callee at BB 0."""
+    """CALL_R / CALL_GR / CALL_PGR: pop the arguments and enter the callee at BB 0.
+
+    A protected call whose setup fails (no such contract, not payable, bad arguments,
+    out of gas …) continues after the call with None, as if nothing had been tried.
+    """
     arg_t = _typerep(arg_type)
     ret_t = _typerep(ret_type)
     if arg_t[0] != "tuple":
@@ -146,12 +151,38 @@ def remote_call(
     caller = m.address
     args = m.drop(len(arg_t[1]))
     m.traverse(args, "simple")
+    if not protected:
+        return _enter_remote(m, contract, fun_id, arg_t, ret_t, value, gas_cap, args, caller, False)
+    before = m.snapshot()
+    try:
+        return _enter_remote(m, contract, fun_id, arg_t, ret_t, value, gas_cap, args, caller, True)
+    except (FateError, FateRevert):
+        m.restore(before)
+        m.push(none())
+        return NEXT
+
+
+def _enter_remote(
+    m: Machine,
+    contract: Value,
+    fun_id: bytes,
+    arg_t: Any,
+    ret_t: Any,
+    value: Value,
+    gas_cap: Value | None,
+    args: list[Value],
+    caller: Address,
+    protected: bool,
+) -> int:
     push_frame(m)
     if gas_cap is not None:
         if not isinstance(gas_cap, int) or isinstance(gas_cap, bool):
             raise m.type_error(gas_cap, "integer")
         if gas_cap <= 0:
-            raise m.error("Error in call: ~w", ("w", erlang.Atom("bad_gas_cap")))
+            what: object = erlang.Atom("bad_gas_cap")
+            if m.profile.strict_types:  # from Iris the cap is in the reason
+                what = (erlang.Atom("bad_gas_cap"), gas_cap)
+            raise m.error("Error in call: ~w", ("w", what))
         if gas_cap < m.gas:
             m.call_stack.append(GasStore(m.gas - gas_cap))
             m.gas = gas_cap
@@ -161,6 +192,7 @@ def remote_call(
     code = set_remote(m, caller, pubkey)
     function = lookup(m, code, fun_id)
     check_flags(m, function, value > 0, True)
+    guard_init(m, function, False)
     tvars = check_signature(m, args, function)
     callee_sig = (
         "tuple",
@@ -173,7 +205,10 @@ def remote_call(
     caller_tvars = typecheck.match(caller_sig, typecheck.instantiate(tvars, callee_sig))
     if caller_tvars is None:
         raise m.error("Type of remote function does not match expected type")
-    m.call_stack.append(ReturnCheck(ret_t, caller_tvars))
+    if protected:
+        m.call_stack.append(ReturnCheck(ret_t, caller_tvars, True, m.world.copy(), m.copy_stores()))
+    else:
+        m.call_stack.append(ReturnCheck(ret_t, caller_tvars))
     m.tvars = tvars
     bind_args(m, args)
     _transfer(m, caller.pubkey, pubkey, value)
@@ -214,6 +249,12 @@ def do_return(m: Machine) -> int:
             m.traverse(result, "simple")
             found = typecheck.check(entry.ret_type, result)
             merged = None if found is None else typecheck._merge(found, entry.tvars)
+            if entry.protected:
+                if merged is None:  # a protected call's bad return rolls back to None
+                    _roll_back(m, entry)
+                else:
+                    m.stack[-1] = some(result)
+                continue
             if merged is None:
                 shown = (
                     entry.ret_type
@@ -265,3 +306,46 @@ def function_id_of_name(name: str) -> bytes:
     from chan_nb.codec.fate.bytecode import function_id
 
     return function_id(name)
+
+
+INIT_ID = function_id_of_name("init")
+
+
+def guard_init(m: Machine, function: Function, allowed: bool) -> None:
+    """From Iris, ``init`` runs only when creating (vm 5 code may still call it locally)."""
+    if m.profile.guards_init and not allowed and function.id == INIT_ID:
+        raise m.error("Calling init is not allowed in this context")
+
+
+def _roll_back(m: Machine, entry: ReturnCheck) -> None:
+    assert entry.world is not None and entry.stores is not None
+    m.world, m.stores = entry.world, entry.stores
+    m.stack = [*m.stack[:-1], none()] if m.stack else [none()]
+
+
+def catch_protected(m: Machine, before: dict[str, Any]) -> int | None:
+    """Unwind a failure to the innermost protected call (``catch_protected``).
+
+    ``before`` is the machine before the failing instruction. Returns the BB where the
+    protected call's caller resumes (with None on its stack), or None when no protected
+    call is on the stack (the failure ends the execution).
+    """
+    if not any(isinstance(e, ReturnCheck) and e.protected for e in before["call_stack"]):
+        return None
+    for name in ("gas", "cells", "logs", "call_stack", "seen", "contract"):
+        setattr(m, name, before[name])
+    while m.call_stack:
+        entry = m.call_stack.pop()
+        if isinstance(entry, GasStore):
+            m.gas += entry.gas
+        elif isinstance(entry, Frame):
+            if entry.contract != m.contract:
+                while m.seen and m.seen[0] != entry.contract:
+                    m.seen.pop(0)
+                if m.seen:
+                    m.seen.pop(0)
+        elif entry.protected:
+            _roll_back(m, entry)
+            m.stack = [none()]
+            return do_return(m)
+    raise AssertionError("a protected return check was on the stack")

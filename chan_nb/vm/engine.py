@@ -95,7 +95,24 @@ def valid_call(call_data: bytes) -> tuple[bytes, list[Value]] | None:
 def execute(
     world: World, spec: CallSpec, env: ChainEnv, onchain: OnChain, profile: Profile
 ) -> ExecResult:
-    """Run ``spec`` against ``world`` (not modified) with the node rules of ``profile``."""
+    """Run ``spec`` against ``world`` (not modified) with the node rules of ``profile``.
+
+    Values nested deeper than the codec encodes (``MAX_NESTING``) or than Python's
+    recursion allows raise VmNotImplemented: the node would handle them, this VM refuses.
+    """
+    try:
+        return _execute(world, spec, env, onchain, profile)
+    except RecursionError:
+        raise VmNotImplemented("a value nested too deep for this VM") from None
+    except ValueError as exc:
+        if "nested deeper" in str(exc):
+            raise VmNotImplemented(f"a value the codec cannot encode: {exc}") from None
+        raise
+
+
+def _execute(
+    world: World, spec: CallSpec, env: ChainEnv, onchain: OnChain, profile: Profile
+) -> ExecResult:
     parsed = valid_call(spec.call_data)
     if parsed is None:
         return ExecResult("error", b"bad_call_data", spec.gas, (), None)
@@ -121,8 +138,7 @@ def execute(
     try:
         function = calls.lookup(m, spec.code, fun_id)
         calls.check_flags(m, function, spec.value > 0, True)
-        if profile.strict_types and not spec.allow_init and function.id == _INIT_ID:
-            raise m.error("Calling init is not allowed in this context")
+        calls.guard_init(m, function, spec.allow_init)
         m.tvars = calls.check_signature(m, args, function)
         calls.bind_args(m, args)
         calls.enter_local(m, function)
@@ -140,9 +156,6 @@ def execute(
     return ExecResult("ok", encode(result), spec.gas - m.gas, tuple(m.logs), m.world, result)
 
 
-_INIT_ID: Final = calls.function_id_of_name("init")
-
-
 def _reserved(m: Machine) -> int:
     return sum(e.gas for e in m.call_stack if isinstance(e, GasStore))
 
@@ -155,7 +168,17 @@ def _run(m: Machine) -> None:
             raise m.error("Trying to jump to non existing bb: ~p", ("p", m.bb))
         target = NEXT
         for instruction in blocks[m.bb]:
-            target = _step(m, instruction)
+            if not m.has_protected():
+                target = _step(m, instruction)
+            else:  # a failure may be caught: note the machine as it was before the step
+                before = m.unwind_point()
+                try:
+                    target = _step(m, instruction)
+                except (FateError, FateRevert):
+                    resume = calls.catch_protected(m, before)
+                    if resume is None:
+                        raise
+                    target = resume
             if target != NEXT:
                 break
         if target == STOP:
@@ -167,6 +190,8 @@ def _step(m: Machine, instruction: Instruction) -> int:
     op = instruction.op
     if not op.off_chain:
         raise m.error("Operation ~p not allowed off chain", ("p", erlang.Atom(op.name)))
+    if not m.profile.iris_gas and (0xA3 <= op.code <= 0xB6 or 0xF0 <= op.code <= 0xF3):
+        raise VmNotImplemented(f"{op.name} is not in the recorded node's instruction set")
     if m.vm_version < op.from_vm or (op.until_vm is not None and m.vm_version > op.until_vm):
         raise VmNotImplemented(f"{op.name} under vm {m.vm_version} (the node's version check)")
     handler = HANDLERS.get(op.name)

@@ -73,7 +73,11 @@ def to_term(value: Value) -> Any:
             value.tag,
             tuple(to_term(v) for v in value.values),
         )
-    if isinstance(value, StoreMap | ContractBytearray | ft.FateType):
+    if isinstance(value, ft.FateType):
+        from chan_nb.vm import typecheck  # typecheck prints types through this module
+
+        return (Atom("typerep"), typecheck.type_term(typecheck.declared(value)))
+    if isinstance(value, StoreMap | ContractBytearray):
         raise VmNotImplemented(f"the Erlang form of {type(value).__name__} values is not modelled")
     raise TypeError(f"not a FATE value: {value!r}")
 

@@ -46,10 +46,17 @@ class Frame:
 
 @dataclass
 class ReturnCheck:
-    """A remote call's expected return type (checked when the callee returns)."""
+    """A remote call's expected return type (checked when the callee returns).
+
+    A protected call (``CALL_PGR`` with true) also keeps the world and the store caches
+    as they were before its value transfer: a failure in the callee rolls back to them.
+    """
 
     ret_type: Any
     tvars: dict[int, Any]
+    protected: bool = False
+    world: World | None = None
+    stores: dict[bytes, StoreCache] | None = None
 
 
 @dataclass
@@ -147,6 +154,10 @@ class Machine:
 
     def drop(self, n: int) -> list[Value]:
         """Pop ``n`` values, first popped first (a call's arguments)."""
+        if len(self.stack) < n:
+            if self.profile.strict_types:
+                raise self.error("Stack overflow when pop:ing ~p elements", ("p", n))
+            raise VmNotImplemented("popping an empty stack (the old node's void) is not modelled")
         return [self.pop() for _ in range(n)]
 
     # -- operands -------------------------------------------------------------------------
@@ -175,6 +186,51 @@ class Machine:
         else:
             raise VmNotImplemented("writing to an immediate operand (a bad-bytecode crash)")
 
+    # -- snapshots (protected calls) -------------------------------------------------------
+    def copy_stores(self) -> dict[bytes, StoreCache]:
+        return {pk: c.copy() for pk, c in self.stores.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """The mutable parts of the machine, copied (restore with :meth:`restore`)."""
+        return {
+            "gas": self.gas,
+            "cells": self.cells,
+            "stack": list(self.stack),
+            "memory": self.memory,
+            "call_stack": list(self.call_stack),
+            "logs": list(self.logs),
+            "seen": list(self.seen),
+            "world": self.world.copy(),
+            "stores": self.copy_stores(),
+            "contract": self.contract,
+            "code": self.code,
+            "function": self.function,
+            "caller": self.caller,
+            "call_value": self.call_value,
+            "vm_version": self.vm_version,
+            "tvars": self.tvars,
+            "bb": self.bb,
+        }
+
+    def unwind_point(self) -> dict[str, Any]:
+        """What a failure inside a protected call unwinds from (the rest is rolled back
+        from the protected call's return check)."""
+        return {
+            "gas": self.gas,
+            "cells": self.cells,
+            "logs": list(self.logs),
+            "call_stack": list(self.call_stack),
+            "seen": list(self.seen),
+            "contract": self.contract,
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        for name, value in snap.items():
+            setattr(self, name, value)
+
+    def has_protected(self) -> bool:
+        return any(isinstance(e, ReturnCheck) and e.protected for e in self.call_stack)
+
     # -- the store ------------------------------------------------------------------------
     def store_of(self, contract: bytes) -> StoreCache:
         cache = self.stores.get(contract)
@@ -195,7 +251,9 @@ class Machine:
     # -- values of the environment --------------------------------------------------------
     @property
     def address(self) -> Address:
-        return Address(ObjectKind.CONTRACT, self.contract)
+        """The current contract as an *address* (``make_address``: ADDRESS, a remote
+        callee's CALLER), not as a contract value."""
+        return Address(ObjectKind.ADDRESS, self.contract)
 
 
 def lenient(m: Machine, value: Value, type_name: str) -> FateError:

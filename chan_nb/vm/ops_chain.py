@@ -22,6 +22,7 @@ from chan_nb.codec.fate.values import (
     string_value,
 )
 from chan_nb.vm import crypto, erlang, gas, typecheck
+from chan_nb.vm.calls import load_code
 from chan_nb.vm.errors import VmNotImplemented
 from chan_nb.vm.machine import NEXT, Machine
 from chan_nb.vm.ops_data import Handler, is_int
@@ -74,8 +75,11 @@ def _blockhash(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
-def _microblock(m: Machine, a: tuple[Operand, ...]) -> int:
-    raise VmNotImplemented("MICROBLOCK is not implemented by the node either")
+def _not_in_node(m: Machine, a: tuple[Operand, ...]) -> int:
+    """MICROBLOCK and DEACTIVATE: unimplemented in the node (both name microblock from Iris)."""
+    if m.profile.strict_types:
+        raise m.error("Operation ~p is not implemented", ("p", erlang.Atom("microblock")))
+    raise VmNotImplemented("MICROBLOCK / DEACTIVATE crash the old node (op_not_implemented_yet)")
 
 
 # -- events ------------------------------------------------------------------------------
@@ -218,7 +222,7 @@ def _retype(name: str, source: ObjectKind, target: ObjectKind) -> Handler:
 def _hash(fn: object) -> Handler:
     def handler(m: Machine, a: tuple[Operand, ...]) -> int:
         value = m.read(a[1])
-        m.traverse(value, "unfold_serial")
+        m.traverse(value, "simple")  # unfold_serial only when store maps unfold
         if isinstance(value, str | bytes):
             data = erlang.raw_string(value)
         elif isinstance(value, Bytes):
@@ -249,6 +253,24 @@ def _verify_sig(m: Machine, a: tuple[Operand, ...]) -> int:
     return NEXT
 
 
+def _bytecode_hash(m: Machine, a: tuple[Operand, ...]) -> int:
+    """Some(BLAKE2b of the serialized FATE code) of an off-chain contract, else None."""
+    target = m.read(a[1])
+    if not (isinstance(target, Address) and target.kind is ObjectKind.CONTRACT):
+        raise VmNotImplemented("BYTECODE_HASH of a non-contract (a crash in the node)")
+    loaded = load_code(m, target.pubkey)
+    if loaded is None:
+        m.write(a[0], none())
+        return NEXT
+    code, vm_version = loaded
+    if vm_version < 7:
+        raise VmNotImplemented("BYTECODE_HASH of vm 5 code (a crash in the node)")
+    serialized = code.serialize()
+    m.spend(len(serialized))
+    m.write(a[0], some(Bytes(crypto.blake2b(serialized))))
+    return NEXT
+
+
 def _auth_tx_hash(m: Machine, a: tuple[Operand, ...]) -> int:
     m.spend_cells(3)  # None (no GA authentication inside a channel)
     m.write(a[0], none())
@@ -273,7 +295,8 @@ HANDLERS: dict[str, Handler] = {
     "BENEFICIARY": _put(lambda m: _account(m.env.beneficiary)),
     "TIMESTAMP": _put(lambda m: m.env.timestamp),
     "GENERATION": _put(lambda m: m.env.height),
-    "MICROBLOCK": _microblock,
+    "MICROBLOCK": _not_in_node,
+    "DEACTIVATE": _not_in_node,
     "DIFFICULTY": _put(lambda m: m.env.difficulty),
     "GASLIMIT": _put(lambda m: m.env.gas_limit),
     "GAS": _put(lambda m: m.gas),
@@ -296,6 +319,7 @@ HANDLERS: dict[str, Handler] = {
     "BLAKE2B": _hash(crypto.blake2b),
     "VERIFY_SIG": _verify_sig,
     "AUTH_TX_HASH": _auth_tx_hash,
+    "BYTECODE_HASH": _bytecode_hash,
     "INT_TO_ADDR": _int_to_addr,
 }
 

@@ -51,11 +51,17 @@ def _setelement(m: Machine, a: tuple[Operand, ...]) -> int:
 # -- maps --------------------------------------------------------------------------------
 
 
-def _map(m: Machine, value: Value) -> FateMap:
+def _map(m: Machine, value: Value, op: str) -> FateMap:
     if isinstance(value, FateMap):
         return value
     if isinstance(value, StoreMap):
         raise VmNotImplemented("store maps are not modelled")
+    if m.profile.strict_types:
+        raise m.error(
+            "Operation ~p expected a map as argument, got ~p",
+            ("p", erlang.Atom(op)),
+            ("p", erlang.to_term(value)),
+        )
     raise VmNotImplemented("a map instruction on a non-map (a crash in the node) is not modelled")
 
 
@@ -66,7 +72,7 @@ def _map_empty(m: Machine, a: tuple[Operand, ...]) -> int:
 
 
 def _lookup(m: Machine, a: tuple[Operand, ...]) -> int:
-    table = _map(m, m.read(a[1]))
+    table = _map(m, m.read(a[1]), "map_lookup")
     key = m.read(a[2])
     if key not in table:
         raise m.error("Maps: Key does not exist")
@@ -75,7 +81,7 @@ def _lookup(m: Machine, a: tuple[Operand, ...]) -> int:
 
 
 def _lookupd(m: Machine, a: tuple[Operand, ...]) -> int:
-    table = _map(m, m.read(a[1]))
+    table = _map(m, m.read(a[1]), "map_lookupd")
     key = m.read(a[2])
     default = m.read(a[3])
     m.write(a[0], table.get(key, default))
@@ -83,7 +89,7 @@ def _lookupd(m: Machine, a: tuple[Operand, ...]) -> int:
 
 
 def _member(m: Machine, a: tuple[Operand, ...]) -> int:
-    table = _map(m, m.read(a[1]))
+    table = _map(m, m.read(a[1]), "map_member")
     m.write(a[0], m.read(a[2]) in table)
     return NEXT
 
@@ -138,7 +144,7 @@ def _from_list(m: Machine, a: tuple[Operand, ...]) -> int:
 
 
 def _to_list(m: Machine, a: tuple[Operand, ...]) -> int:
-    table = _map(m, m.read(a[1]))
+    table = _map(m, m.read(a[1]), "map_to_list")
     pairs = list(table.pairs)
     if not m.profile.fate_order:
         if len(pairs) > 32:
@@ -150,7 +156,7 @@ def _to_list(m: Machine, a: tuple[Operand, ...]) -> int:
 
 
 def _size(m: Machine, a: tuple[Operand, ...]) -> int:
-    m.write(a[0], len(_map(m, m.read(a[1]))))
+    m.write(a[0], len(_map(m, m.read(a[1]), "map_size")))
     return NEXT
 
 
@@ -234,6 +240,11 @@ def _variant(m: Machine, a: tuple[Operand, ...]) -> int:
     )
     if not ok:
         raise m.bad_args("make_variant", arities, tag, n)
+    assert isinstance(arities, list)
+    if m.profile.strict_types and (
+        not all(is_int(x) and abs(x) <= 255 for x in arities) or arities[tag] != n
+    ):
+        raise m.bad_args("make_variant", arities, tag, n)  # Iris checks before popping
     values = m.drop(n)
     values.reverse()
     m.spend_cells(len(arities) * 2 + n + 4)

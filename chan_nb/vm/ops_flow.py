@@ -7,7 +7,7 @@ from collections.abc import Callable
 from chan_nb.codec.fate.bytecode import Operand
 from chan_nb.codec.fate.values import Variant
 from chan_nb.vm import calls, erlang
-from chan_nb.vm.errors import FateError, FateRevert, VmNotImplemented
+from chan_nb.vm.errors import FateError, FateRevert
 from chan_nb.vm.machine import NEXT, Machine, lenient
 
 Handler = Callable[[Machine, tuple[Operand, ...]], int]
@@ -27,6 +27,7 @@ def _call(m: Machine, a: tuple[Operand, ...]) -> int:
     args = m.drop(len(function.arg_types))
     calls.push_frame(m)
     calls.bind_args(m, args)
+    calls.guard_init(m, function, m.vm_version == 5)
     return calls.enter_local(m, function)
 
 
@@ -34,6 +35,7 @@ def _call_t(m: Machine, a: tuple[Operand, ...]) -> int:
     function = calls.lookup(m, m.code, calls.fun_id_of(m, m.read(a[0])))
     args = m.drop(len(function.arg_types))
     calls.bind_args(m, args)
+    calls.guard_init(m, function, m.vm_version == 5)
     return calls.enter_local(m, function)
 
 
@@ -51,11 +53,9 @@ def _call_pgr(m: Machine, a: tuple[Operand, ...]) -> int:
     contract, arg_t, ret_t, value, cap, protected = (
         m.read(x) for x in (a[0], a[2], a[3], a[4], a[5], a[6])
     )
-    if protected is False:
-        return calls.remote_call(m, contract, a[1].value, arg_t, ret_t, value, cap)
-    if protected is True:
-        raise VmNotImplemented("protected remote calls (CALL_PGR with true) are not implemented")
-    raise m.type_error(protected, "bool")
+    if not isinstance(protected, bool):
+        raise m.type_error(protected, "bool")
+    return calls.remote_call(m, contract, a[1].value, arg_t, ret_t, value, cap, protected)
 
 
 def _jump(m: Machine, a: tuple[Operand, ...]) -> int:

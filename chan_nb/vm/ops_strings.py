@@ -148,7 +148,11 @@ def _char_from_int(m: Machine, a: tuple[Operand, ...]) -> int:
     x = m.read(a[1])
     if not is_int(x):
         raise m.type_error(x, "int")
-    if 0 <= x <= 0x10FFFF and not 0xD800 <= x <= 0xDFFF:
+    if m.profile.strict_types and not 0 <= x <= 0x10FFFF:
+        raise m.type_error(x, "char")
+    if 0xD800 <= x <= 0xDFFF:
+        raise VmNotImplemented("CHAR_FROM_INT of a surrogate is not modelled")
+    if 0 <= x <= 0x10FFFF:
         if unicodedata.normalize("NFC", chr(x)) != chr(x):
             raise VmNotImplemented("CHAR_FROM_INT of a character NFC changes is not modelled")
         m.spend_cells(9)

@@ -29,6 +29,7 @@ class Profile:
     fate_order: bool  # comparisons / MAP_TO_LIST use FATE's total order (else Erlang's)
     strict_types: bool  # type checks abort (else: the old node's lenient behaviour)
     depth_limited_messages: bool  # error texts print terms with ~P/~W depth 6
+    guards_init: bool  # init may not be called except when creating (vm ≥ 7 locally)
 
     def base_gas(self, op: OpInfo) -> int:
         return op.gas_iris if self.iris_gas else op.gas
@@ -44,6 +45,7 @@ RECORDED_2020: Final = Profile(
     fate_order=False,
     strict_types=False,
     depth_limited_messages=False,
+    guards_init=False,
 )
 
 #: Iris final (v6.0.0) and later nodes at consensus protocol 5 (Iris).
@@ -56,6 +58,7 @@ IRIS: Final = Profile(
     fate_order=True,
     strict_types=True,
     depth_limited_messages=True,
+    guards_init=True,
 )
 
 PROFILES: Final = {p.name: p for p in (RECORDED_2020, IRIS)}

@@ -3,9 +3,11 @@
 Layout (fate.md §4.7): register N at key ``00 ‖ N``, register 0 the store-map metadata
 (``2f 00`` when there are no store maps). Registers are read from the contract's store
 on first use (Iris+: 2000 gas) and written back at the end of a successful call, paying
-5 gas per key and value byte plus the metadata register (§3.2.4). Store maps — maps kept
-in a register — are not modelled: a register holding one, or a map written to a
-register, raises VmNotImplemented rather than store it wrongly.
+5 gas per key and value byte plus the metadata register (§3.2.4). A map in the state
+whose serialization is under 100 bytes (``aeb_fate_maps``' ``STORE_MAP_THRESHOLD``) is
+kept inline in its register, as the node does; a bigger one becomes a *store map* (its
+own entries in the store, refcounted in the metadata), which is not modelled: writing
+one, or reading a register holding one, raises VmNotImplemented.
 """
 
 from __future__ import annotations
@@ -17,15 +19,40 @@ from chan_nb.codec import contracts as ct
 from chan_nb.codec.fate.values import FateMap, StoreMap, Value, Variant, decode, encode
 from chan_nb.vm.errors import VmNotImplemented
 
+#: a map serialized to at least this many bytes is put in the store as a store map
+STORE_MAP_THRESHOLD = 100
 
-def _has_map(value: Value) -> bool:
-    if isinstance(value, FateMap | StoreMap):
+
+def _has_store_map(value: Value) -> bool:
+    if isinstance(value, StoreMap):
         return True
     if isinstance(value, tuple | list):
-        return any(_has_map(v) for v in value)
+        return any(_has_store_map(v) for v in value)
     if isinstance(value, Variant):
-        return any(_has_map(v) for v in value.values)
+        return any(_has_store_map(v) for v in value.values)
+    if isinstance(value, FateMap):
+        return any(_has_store_map(v) for v in value.values())
     return False
+
+
+def _check_inline(value: Value) -> None:
+    """Every map in a value written to the state must stay inline (under the threshold)."""
+    if isinstance(value, tuple | list):
+        for v in value:
+            _check_inline(v)
+    elif isinstance(value, Variant):
+        for v in value.values:
+            _check_inline(v)
+    elif isinstance(value, FateMap):
+        for v in value.values():
+            _check_inline(v)
+        if len(encode(value)) >= STORE_MAP_THRESHOLD:
+            raise VmNotImplemented(
+                "a map of 100 bytes or more in the contract state becomes a store map: "
+                "store maps are not modelled"
+            )
+    elif isinstance(value, StoreMap):
+        raise VmNotImplemented("store maps are not modelled")
 
 
 @dataclass
@@ -35,6 +62,9 @@ class StoreCache:
     raw: dict[bytes, bytes]  # the contract's store as the call found it
     values: dict[int, Value] = field(default_factory=dict)
     dirty: set[int] = field(default_factory=set)
+
+    def copy(self) -> StoreCache:
+        return StoreCache(self.raw, dict(self.values), set(self.dirty))
 
     def is_cached(self, register: int) -> bool:
         return register in self.values
@@ -47,8 +77,8 @@ class StoreCache:
         if raw is None:
             return None
         value = decode(raw, f"store register {register}")
-        if _has_map(value):
-            raise VmNotImplemented("store maps (maps in the contract state) are not modelled")
+        if _has_store_map(value):
+            raise VmNotImplemented("store maps (big maps in the contract state) are not modelled")
         self.values[register] = value
         return value
 
@@ -65,10 +95,7 @@ class StoreCache:
         store = dict(self.raw)
         writes: list[tuple[bytes, bytes]] = []
         for register, value in self.dirty_values():
-            if _has_map(value):
-                raise VmNotImplemented(
-                    "writing a map to the contract state (store maps) is not modelled"
-                )
+            _check_inline(value)
             key, raw = ct.register_key(register), encode(value)
             store[key] = raw
             writes.append((key, raw))
