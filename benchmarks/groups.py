@@ -45,12 +45,13 @@ class Sizes:
     sdkjs_transfers: int
     load_channels: int
     load_transfers: int
+    session_calls: int = 200
 
 
 #: the method of BENCHMARKS.md (about 2 minutes on its machine)
 FULL = Sizes(1.0, 5, 1000, 5, 2000, 20, 200, 300, load.FULL_CHANNELS, load.FULL_TRANSFERS)
 #: every group, small (seconds): checks that the bench runs, not how fast
-QUICK = Sizes(0.1, 1, 50, 1, 100, 4, 25, 10, 20, 5)
+QUICK = Sizes(0.1, 1, 50, 1, 100, 4, 25, 10, 20, 5, session_calls=10)
 
 
 def groups(
@@ -72,7 +73,7 @@ def groups(
         out["import"] = lambda: recordings.import_throughput(files, repeat=size.import_repeat)
         out["audit"] = lambda: recordings.audit_seconds(files)
     out["sessions"] = lambda: sessions.session_throughput(
-        size.session_transfers, size.session_repeat, progress=say
+        size.session_transfers, size.session_repeat, progress=say, calls=size.session_calls
     )
     out["node"] = lambda: asyncio.run(
         node.measure(size.node_transfers, size.node_channels, size.node_per_channel)

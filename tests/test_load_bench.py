@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_session_throughput_compares_recording_on_and_off() -> None:
-    figures = sessions.session_throughput(transfers=12, repeat=1)
+    figures = sessions.session_throughput(transfers=12, repeat=1, calls=6)
     assert figures["transfers_per_s"] > 0 and figures["transfers_per_s_no_recording"] > 0
+    # the contract calls ran (each checked: verified by the caller, the counter's value)
+    assert figures["contract_calls_per_s"] > 0 and figures["session_contract_calls"] == 6
     assert figures["session_transfers"] == 12
     # recording on kept every frame: the open and ≥ 5 frames per transfer (both sides)
     assert figures["session_frames_recorded"] >= 12 * 5 + 20

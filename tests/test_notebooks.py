@@ -82,6 +82,24 @@ EXPECTED: dict[str, list[str]] = {
         r"\('close_solo', 'initiator', <Outcome.OK: 'ok'>\), \('slash', 'initiator'",
         r"<Ladder initiator \| node",
     ],
+    "07_contracts.ipynb": [
+        r"\['init', 'total', 'turn', 'play  \(payable\)'\]",
+        r"created ct_\S+ in round 2; init: \(\) \(gas \d+, round 2\), verified=True",
+        r"alice's balance: 69,999,999,999,999 -> 69,999,999,998,999 \| both agree: True",
+        r"alice plays 3 -> total 3 \(gas [\d,]+, round 3, verified=True\)",
+        r"bob plays 2 -> total 5 \(gas [\d,]+, round 4, verified=True\)",
+        r"alice refused: the peer's contract call ends in revert: not your turn",
+        r"bob takes 5 -> alice refused: the peer's contract call ends in revert: take 1, 2 or 3",
+        r"round 5 \| both sides agree: True",
+        r"dry run of play\(1\) by alice: revert: not your turn .*verified=True",
+        r"store: total 8, turn: bob, deposit 1,000",
+        r"alice's call in round 3: 3 \(gas [\d,]+, round 3\) \(verified=True\)",
+        r"alice plays 3 -> total 21 \(gas [\d,]+, round 11, verified=True\)",
+        r"alice: 69,999,999,999,999 -> 69,999,999,999,999 \(the pot came back\)",
+        r"bob and alice agree on the balances: True",
+        r"a move after the end -> alice refused: .*revert: the game is over",
+        r"closed: tx_",
+    ],
 }
 #: Notebook 5's outputs when a node does answer (the embedded node, served on 127.0.0.1).
 EXPECTED_WITH_NODE = [

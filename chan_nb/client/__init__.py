@@ -3,7 +3,10 @@
 ``open_pair(node)`` opens a channel between two local sessions; each
 :class:`Session` then offers ``transfer``, ``message``, ``balances_of``,
 ``offchain_state``, ``poi``, ``disconnect``/``reconnect``, ``leave``/``reestablish``,
-``deposit``/``withdraw``, ``shutdown`` and ``wait_for``, records every frame into a
+``deposit``/``withdraw``, ``shutdown``, the contract calls (``create_contract``,
+``call_contract``, ``dry_run``, ``call_result``, ``contract_state``,
+``force_progress``: each round run by the session's own FATE VM before it signs) and
+``wait_for``, records every frame into a
 :class:`Recorder` (the recordings' frame schema) and answers signing requests through
 a checked signing policy. The protocol logic underneath is pure
 (:mod:`chan_nb.client.core`). :func:`run` runs a coroutine from synchronous code.
@@ -11,6 +14,7 @@ a checked signing policy. The protocol logic underneath is pure
 
 from __future__ import annotations
 
+from chan_nb.client.contracts import ContractCall, ContractCreated, ContractState
 from chan_nb.client.core import ClientProtocol, Status
 from chan_nb.client.errors import (
     ChannelClosed,
@@ -52,6 +56,9 @@ __all__ = [
     "ClientError",
     "ClientProtocol",
     "ConnectionLost",
+    "ContractCall",
+    "ContractCreated",
+    "ContractState",
     "Event",
     "Expectation",
     "FrameTooLarge",

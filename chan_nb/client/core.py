@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from chan_nb.client import events as ev
+from chan_nb.client import vmstate
 from chan_nb.client.ledger import Ledger, signed_by
 from chan_nb.client.params import ChannelParams, Role, url_query
 from chan_nb.codec import hashing, txs
@@ -96,8 +97,11 @@ class ClientProtocol:
         next_id: Callable[[], Json] | None = None,
         network_id: str | None = None,
         generalized: frozenset[str] = frozenset(),
+        vm: vmstate.ContractRunner | None = None,
     ) -> None:
         self.role: Role = role
+        #: runs contract code for the ledger (None: the FATE VM when this build has one)
+        self.vm = vm
         self.params = params
         #: signatures of co-signed states are verified under it (None: not verified —
         #: a core reading a recording; a session always gives it)
@@ -142,8 +146,8 @@ class ClientProtocol:
     def _new_ledger(self) -> Ledger:
         params = self.params
         if params is None:
-            return Ledger()
-        return Ledger(initial=params.initial_balances(), reserve=params.channel_reserve)
+            return Ledger(vm=self.vm)
+        return Ledger(initial=params.initial_balances(), reserve=params.channel_reserve, vm=self.vm)
 
     def own_id(self) -> str | None:
         return self.params.party(self.role) if self.params else None
@@ -354,6 +358,28 @@ class ClientProtocol:
                     ev.Untrusted(event.frame, self.channel_id, methods.LEAVE, refused, event.state)
                 )
 
+    def _on_on_chain(self, event: ev.OnChainTx) -> None:
+        """A force progress the chain took moves the channel on by one round: our own run."""
+        if event.info != "consumed_forced_progress" or not event.tx:
+            return
+        try:
+            signed = txs.decode_signed(event.tx)
+        except DecodeError:
+            return
+        tx = signed.innermost
+        if not isinstance(tx, txs.ChannelForceProgressTx):
+            return
+        if self.channel_id is not None and tx.channel_id.api != self.channel_id:
+            return
+        sender = tx.from_id.api
+        if self.network_id is not None and not signed_by(signed, sender, self.network_id):
+            refused: str | None = f"force progress not signed by its sender {sender}"
+        else:
+            refused = self.ledger.forced(tx)
+        if refused is not None:
+            what = f"{methods.ON_CHAIN_TX} consumed_forced_progress"
+            self._notes.append(ev.Untrusted(event.frame, self.channel_id, what, refused, None))
+
     def _on_conflict(self, event: ev.Conflict) -> None:
         self.last_conflict = event
         self.ledger.rolled_back(event.round)
@@ -380,6 +406,12 @@ class ClientProtocol:
                     self._notes.append(
                         ev.Untrusted(event.frame, self.channel_id, what, refused, signed)
                     )
+            trees = event.result.get("trees")
+            if isinstance(trees, str) and self.ledger.balances is None:
+                # its trees restore what we cannot compute, if they hash to our state
+                found = vmstate.decode_trees(trees)
+                if found is not None:
+                    self.ledger.adopt_trees(found)
         return replace(event, answers=call)
 
     def _reported(self, event: ev.Event, result: list[Json]) -> None:
@@ -465,6 +497,7 @@ _HANDLERS: Final[dict[type[ev.Event], Callable[[ClientProtocol, Any], ev.Event |
     ev.StateUpdate: ClientProtocol._on_update,
     ev.Leave: ClientProtocol._on_leave,
     ev.Conflict: ClientProtocol._on_conflict,
+    ev.OnChainTx: ClientProtocol._on_on_chain,
     ev.Result: ClientProtocol._on_result,
     ev.ErrorReply: ClientProtocol._on_error,
     ev.ReadReply: ClientProtocol._on_read_reply,

@@ -10,10 +10,17 @@ compared. A state is taken only when it moves forward (a higher round) or is the
 state again; an older round or a second state for our round is refused with a reason,
 and changes nothing.
 
-When a round's updates were not seen (the client was away) or need a VM (contracts),
-the balances are unknown (``None``) until a ``get.balances`` reply *that hashes to the
-verified state's hash* restores them: nothing the node says without signatures changes
-what the client believes its balances are.
+Once a round involves a contract, balances no longer determine the state hash: the
+ledger then keeps the verified state's whole trees (``trees``) and runs each proposed
+round on them itself (:mod:`chan_nb.client.vmstate`: the contract updates with the FATE
+VM), so the balances stay known and each round's call objects (``calls``) are the ones
+this client computed, not the node's word.
+
+When a round's updates were not seen (the client was away) the balances are unknown
+(``None``) until a ``get.balances`` reply *that hashes to the verified state's hash*
+restores them — or, with contracts, ``get.offchain_state`` trees that hash to it
+(:meth:`Ledger.adopt_trees`): nothing the node says without signatures changes what the
+client believes its balances are.
 """
 
 from __future__ import annotations
@@ -21,10 +28,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from chan_nb.client import vmstate
 from chan_nb.codec import encoding, signing, txs
 from chan_nb.codec import state as codec_state
 from chan_nb.codec import updates as upd
+from chan_nb.codec.contracts import CallObject, ContractObject
+from chan_nb.codec.trees import StateTrees
 from chan_nb.errors import DecodeError
+
+#: How many rounds' verified calls are kept (for ``get.contract_call`` answers).
+CALL_ROUNDS_KEPT = 256
 
 #: State hash of an accounts-only channel with these ``ak_`` balances.
 state_hash_of = codec_state.state_hash_of_addresses
@@ -84,6 +97,25 @@ class Ledger:
     state: str | None = None  # the verified co-signed tx_
     state_hash: bytes | None = None
     reserve: int = 0
+    #: the verified state's trees, once a round held a contract (None: accounts only,
+    #: or unknown when ``balances`` is None too)
+    trees: StateTrees | None = None
+    #: per round, the call objects this client computed for it (latest rounds only)
+    calls: dict[int, tuple[CallObject, ...]] = field(default_factory=dict)
+    #: runs contract code (None: the FATE VM when this build has one)
+    vm: vmstate.ContractRunner | None = None
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        return tuple(self.initial or self.balances or ())
+
+    def state_trees(self) -> StateTrees | None:
+        """The verified state's trees (built from the balances for an accounts-only state)."""
+        if self.trees is not None:
+            return self.trees
+        if self.balances is None:
+            return None
+        return vmstate.trees_of_balances(self.balances)
 
     def propose(self, round_: int, updates: tuple[upd.Update, ...]) -> None:
         """Remember what a round will change (from a signing request)."""
@@ -107,13 +139,43 @@ class Ledger:
                     return f"a second round {round_} state with another state hash"
                 self.state = text  # the same state again (after a reestablish)
                 return None
+        trees: StateTrees | None = None
         if isinstance(inner, txs.ChannelCreateTx):
             balances = self._create_balances(inner)
         else:
-            balances = self._next_balances(round_, state_hash)
+            balances, trees = self._next_state(round_, state_hash)
         self.round, self.state, self.state_hash, self.balances = round_, text, state_hash, balances
+        self.trees = trees
         self.proposals = {r: u for r, u in self.proposals.items() if r > round_}
         return None
+
+    def _next_state(
+        self, round_: int, state_hash: bytes
+    ) -> tuple[dict[str, int] | None, StateTrees | None]:
+        """Balances (and trees, with contracts) of the next round, when its updates were seen."""
+        proposals = self.proposals.get(round_, ())
+        if self.trees is None and all(_balance_only(u) for u in proposals):
+            return self._next_balances(round_, state_hash), None
+        base = self.state_trees()
+        if base is None or self.round != round_ - 1:
+            return None, None
+        for updates in proposals:
+            try:
+                outcome = vmstate.run_round(
+                    base, updates, round_, parties=self.parties, reserve=self.reserve, vm=self.vm
+                )
+            except codec_state.InvalidUpdate:
+                continue
+            if outcome.state_hash == state_hash:
+                self._keep_calls(round_, outcome.calls)
+                balances = vmstate.participant_balances(outcome.trees, self.parties)
+                return balances, outcome.trees
+        return None, None
+
+    def _keep_calls(self, round_: int, calls: tuple[CallObject, ...]) -> None:
+        self.calls[round_] = calls
+        for old in sorted(self.calls)[:-CALL_ROUNDS_KEPT]:
+            del self.calls[old]
 
     def _next_balances(self, round_: int, state_hash: bytes) -> dict[str, int] | None:
         balances = self.balances
@@ -147,14 +209,97 @@ class Ledger:
         if round_ is not None:
             self.proposals = {r: u for r, u in self.proposals.items() if r <= round_}
 
+    def adopt_trees(self, state: StateTrees) -> bool:
+        """Trees the node sent (``get.offchain_state``): taken only when they hash to our state."""
+        if self.state_hash is None or self.balances is not None:
+            return False
+        try:
+            if state.state_hash() != self.state_hash:
+                return False
+            balances = vmstate.participant_balances(state, self.parties)
+        except (DecodeError, ValueError):
+            return False
+        self.balances = balances
+        self.trees = state if vmstate.has_contracts(state) else None
+        return True
+
+    def forced(self, tx: txs.ChannelForceProgressTx) -> str | None:
+        """A force progress on chain: taken when it runs on our latest state to its hash.
+
+        Its trees must hash to our latest state and our own run of its call on them must
+        give its state hash; the round then moves on (the co-signed ``state`` stays: it is
+        what a dispute would post). The reason when it is not taken.
+        """
+        if self.round is None or tx.round != self.round + 1:
+            return f"force progress round {tx.round} does not follow our round {self.round}"
+        try:
+            base = StateTrees.decode(tx.offchain_trees)
+            update = tx.decoded_update()
+        except (DecodeError, ValueError) as exc:
+            return f"undecodable force progress: {exc}"
+        if base.state_hash() != self.state_hash:
+            return "force progress trees do not hash to our latest state"
+        try:
+            outcome = vmstate.run_round(
+                base, (update,), tx.round, parties=self.parties, reserve=self.reserve, vm=self.vm
+            )
+        except codec_state.InvalidUpdate as exc:
+            return f"force progress update cannot be run: {exc}"
+        if outcome.state_hash != tx.state_hash:
+            return "force progress state hash is not what its call gives"
+        self.round, self.state_hash = tx.round, tx.state_hash
+        self.trees = outcome.trees
+        self.balances = vmstate.participant_balances(outcome.trees, self.parties)
+        self._keep_calls(tx.round, outcome.calls)
+        return None
+
+    # -- contracts -------------------------------------------------------------------------
+    def verified_call(self, contract: bytes, caller: bytes, round_: int) -> CallObject | None:
+        """The call ``caller`` made on ``contract`` in ``round_``, as this client computed it."""
+        for call in self.calls.get(round_, ()):
+            if call.contract.value == contract and call.caller.value == caller:
+                return call
+        return None
+
+    def contract(self, pubkey: bytes) -> tuple[ContractObject, dict[bytes, bytes]] | None:
+        """A contract of the verified state and its store (None: no verified trees hold it)."""
+        state = self.trees
+        if state is None or pubkey not in state.contracts:
+            return None
+        return state.contract_objects()[pubkey], state.contract_store(pubkey)
+
+    def dry_run(self, update: upd.OffChainCallContract) -> CallObject | None:
+        """Our own run of ``update`` on the verified state (None: no trees or no VM)."""
+        state = self.trees
+        if state is None or self.round is None:
+            return None
+        try:
+            return vmstate.run_dry(
+                state,
+                update,
+                self.round,
+                parties=self.parties,
+                reserve=self.reserve,
+                vm=self.vm,
+            )
+        except codec_state.InvalidUpdate:
+            return None
+
     def reported(self, entries: Iterable[tuple[str, int]]) -> bool:
         """A ``get.balances`` reply: taken only when it hashes to the verified state."""
+        if self.trees is not None:  # with contracts, balances alone do not give the hash
+            own = self.balances or {}
+            return all(own.get(account, balance) == balance for account, balance in entries)
         known = dict(self.balances or {})
         known.update(entries)
         if self.state_hash is None or not _hash_matches(known, self.state_hash):
             return False
         self.balances = known
         return True
+
+
+def _balance_only(updates: tuple[upd.Update, ...]) -> bool:
+    return all(isinstance(u, codec_state.BALANCE_UPDATES) for u in updates)
 
 
 def _hash_matches(balances: Mapping[str, int], state_hash: bytes) -> bool:

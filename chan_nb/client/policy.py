@@ -23,17 +23,21 @@ says so, or a person approves it). Each reason is one line.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
+from chan_nb.client import vmstate
 from chan_nb.client.events import SignRequest
-from chan_nb.client.ledger import signed_by
+from chan_nb.client.ledger import signed_by, state_round
 from chan_nb.client.params import ChannelParams, Role
 from chan_nb.codec import hashing, txs
 from chan_nb.codec import state as codec_state
 from chan_nb.codec import updates as upd
+from chan_nb.codec.contracts import CallObject
+from chan_nb.codec.fate import decode_result
 from chan_nb.codec.gas import gas_of
 from chan_nb.codec.ids import Id
+from chan_nb.codec.trees import StateTrees
 from chan_nb.errors import DecodeError
 from chan_nb.protocol import methods
 
@@ -123,6 +127,11 @@ class Context:
     max_gas_price: int = DEFAULT_MAX_GAS_PRICE
     #: accounts whose meta tx counts as their signature (see SigningPolicy.generalized)
     generalized: frozenset[str] = frozenset()
+    #: the verified state's trees once the channel holds a contract (None: accounts only,
+    #: built from ``balances`` when a round needs them)
+    trees: StateTrees | None = None
+    #: runs contract code (None: the FATE VM when this build has one)
+    vm: vmstate.ContractRunner | None = None
 
     def fee_cap(self, tx: txs.Tx) -> int:
         """The largest fee we sign for ``tx``: its gas at our gas price cap, and ``max_fee``."""
@@ -163,6 +172,8 @@ class Change:
     fee: int
     fee_ours: int  # the part of the fee paid from our side (upper bound)
     tx: txs.Tx | None = field(default=None, repr=False, compare=False)
+    #: the round's contract calls as our own VM run made them (results, gas, events)
+    calls: tuple[CallObject, ...] = field(default=(), compare=False)
 
     @property
     def lowers_our_balance(self) -> bool:
@@ -219,6 +230,7 @@ class _Check:
     concerns: list[str] = field(default_factory=list)
     after: dict[str, int] | None = None  # balances after the tx, when computed
     fee_ours: int = 0
+    calls: tuple[CallObject, ...] = ()  # the round's calls, as our own VM run made them
 
     @property
     def tag(self) -> str:
@@ -326,10 +338,15 @@ def _peer_updates(c: _Check) -> None:
         elif isinstance(update, upd.OffChainDeposit | upd.OffChainWithdrawal):
             # coins enter and leave only with an on-chain deposit/withdraw tx
             c.problem(f"{update.OP} in an off-chain round (only a deposit/withdraw tx moves coins)")
+        elif isinstance(update, upd.OffChainNewContract):
+            if update.owner.api != c.context.peer:
+                c.problem(f"the peer's new contract names {update.owner.api} as owner (the payer)")
+        elif isinstance(update, upd.OffChainCallContract):
+            if update.caller.api != c.context.peer:
+                c.problem(f"the peer's contract call names {update.caller.api} as caller")
+            _gas_price(c, update.gas_price)
         elif not isinstance(update, upd.OffChainMeta):
             c.concerns.append(f"{update.OP} from the peer needs a user rule or approval")
-        if isinstance(update, upd.OffChainCallContract):
-            _gas_price(c, update.gas_price)
 
 
 def _flow(c: _Check) -> None:
@@ -364,6 +381,11 @@ def _state_hash(c: _Check) -> None:
     if balances is None:
         c.problem("our balances are unknown, so the state hash cannot be checked")
         return
+    if c.context.trees is not None or not all(
+        isinstance(u, codec_state.BALANCE_UPDATES) for u in c.proposed
+    ):
+        _state_hash_of_trees(c, inner, balances)
+        return
     params = c.context.params
     try:
         after = codec_state.apply_updates(
@@ -383,6 +405,117 @@ def _state_hash(c: _Check) -> None:
         c.problem("state hash does not match the balances the updates lead to")
         return
     c.after = after
+
+
+def _state_hash_of_trees(c: _Check, inner: RoundTx, balances: Mapping[str, int]) -> None:
+    """With contracts: run the round on our own copy of the state (the VM for contracts)."""
+    base = c.context.trees or vmstate.trees_of_balances(balances)
+    parties = c.context.parties or tuple(balances)
+    params = c.context.params
+    try:
+        outcome = vmstate.run_round(
+            base,
+            c.proposed,
+            inner.round,
+            parties=parties,
+            reserve=params.channel_reserve if params else 0,
+            vm=c.context.vm,
+        )
+    except codec_state.InvalidUpdate as exc:
+        if exc.rule is codec_state.UpdateRule.NEEDS_VM:
+            c.problem(f"{exc} (not signed automatically)")
+        else:
+            c.problem(f"invalid update: {exc}")
+        return
+    if outcome.state_hash != inner.state_hash:
+        c.problem("state hash does not match the state our own run of the updates gives")
+        return
+    c.after = vmstate.participant_balances(outcome.trees, parties)
+    c.calls = outcome.calls
+
+
+def _peer_calls_succeed(c: _Check) -> None:
+    """A peer's contract call that fails (a move the contract refuses) is not co-signed
+    by default: it would make a round in which nothing but the failure happened."""
+    for call in c.calls:
+        if call.caller.api == c.context.own or call.return_type == 0:
+            continue
+        try:
+            told = str(decode_result(call.return_type, call.return_value))
+        except DecodeError:
+            told = call.return_type_name
+        c.concerns.append(
+            f"the peer's contract call ends in {told} (needs a user rule or approval)"
+        )
+
+
+def _force_progress(c: _Check) -> None:
+    """Our forced call: exactly the call we asked, on our latest state, with our own result.
+
+    The node may raise the update's gas price (to the minimum fee's, fate.md §6.9) but
+    not above our cap; the trees it sends must hash to our latest state, and the state
+    hash must be what our own run of the call on them gives.
+    """
+    tx = c.inner
+    assert isinstance(tx, txs.ChannelForceProgressTx)
+    expected = c.expected
+    try:
+        update = tx.decoded_update()
+    except DecodeError as exc:
+        c.problem(f"force progress update is undecodable: {exc}")
+        return
+    asked = expected.updates[0] if expected is not None and expected.updates else None
+    if not isinstance(update, upd.OffChainCallContract) or not isinstance(
+        asked, upd.OffChainCallContract
+    ):
+        c.problem(f"force progress carries a {update.OP}, not the call we asked")
+        return
+    if update.gas_price < asked.gas_price or replace(update, gas_price=asked.gas_price) != asked:
+        c.problem(f"force progress update {_show((update,))} is not the call we asked")
+        return
+    _gas_price(c, update.gas_price)
+    if c.proposed and c.proposed != (update,):
+        c.problem(f"force progress lists updates {_show(c.proposed)}, its tx holds another")
+    latest = c.context.round
+    if latest is None or tx.round != latest + 1:
+        c.problem(f"force progress round {tx.round} does not follow our round {latest}")
+    ours = c.context.state
+    if ours is None:
+        c.problem("force progress before we hold a co-signed state")
+        return
+    found = state_round(txs.decode_signed(ours).innermost)
+    if tx.payload and txs.decode_signed(ours).serialize() != tx.payload:
+        c.problem("force progress payload is not our latest co-signed state")
+    if c.problems or found is None:
+        return
+    try:
+        trees = StateTrees.decode(tx.offchain_trees)
+        base_hash = trees.state_hash()
+    except (DecodeError, ValueError) as exc:
+        c.problem(f"force progress trees are undecodable: {exc}")
+        return
+    if base_hash != found[1]:
+        c.problem("force progress trees do not hash to our latest state")
+        return
+    parties = c.context.parties
+    params = c.context.params
+    try:
+        outcome = vmstate.run_round(
+            trees,
+            (update,),
+            tx.round,
+            parties=parties,
+            reserve=params.channel_reserve if params else 0,
+            vm=c.context.vm,
+        )
+    except codec_state.InvalidUpdate as exc:
+        c.problem(f"{exc} (not signed automatically)")
+        return
+    if outcome.state_hash != tx.state_hash:
+        c.problem("state hash does not match the state our own run of the updates gives")
+        return
+    c.after = vmstate.participant_balances(outcome.trees, parties)
+    c.calls = outcome.calls
 
 
 def _no_loss(c: _Check) -> None:
@@ -571,7 +704,7 @@ RULES: Final[dict[str, TagRule]] = {
     "update_ack": TagRule(
         txs.ChannelOffchainTx,
         False,
-        (_channel, _round, _peer_updates, _peer_signed, _state_hash, _no_loss),
+        (_channel, _round, _peer_updates, _peer_signed, _state_hash, _no_loss, _peer_calls_succeed),
     ),
     "deposit_tx": TagRule(txs.ChannelDepositTx, True, _OWN_FLOW),
     "deposit_ack": TagRule(txs.ChannelDepositTx, False, _PEER_FLOW),
@@ -587,7 +720,11 @@ RULES: Final[dict[str, TagRule]] = {
     "slash_tx": TagRule(txs.ChannelSlashTx, True, _DISPUTE),
     "settle_sign": TagRule(txs.ChannelSettleTx, True, _DISPUTE),
     "snapshot_solo_tx": TagRule(txs.ChannelSnapshotSoloTx, True, _DISPUTE),
-    "force_progress_tx": TagRule(txs.ChannelForceProgressTx, True, _DISPUTE),
+    "force_progress_tx": TagRule(
+        txs.ChannelForceProgressTx,
+        True,
+        (_asked, _channel, _fee, _nonce_ttl, _dispute, _force_progress),
+    ),
 }
 
 #: Transaction type each signing request must carry.
@@ -605,7 +742,17 @@ def _change(c: _Check, own: bool) -> Change:
     moves = tuple(_moves(c))
     fee = getattr(c.inner, "fee", 0)
     return Change(
-        c.tag, own, c.inner.TYPE, c.proposed, moves, before, after, fee, c.fee_ours, c.inner
+        c.tag,
+        own,
+        c.inner.TYPE,
+        c.proposed,
+        moves,
+        before,
+        after,
+        fee,
+        c.fee_ours,
+        c.inner,
+        c.calls,
     )
 
 
@@ -627,6 +774,8 @@ def _moves(c: _Check) -> list[str]:
         elif isinstance(update, upd.OffChainWithdrawal):
             who = "you" if update.to_id.api == me else _short(update.to_id.api)
             out.append(f"{who} withdraw{'s' if who != 'you' else ''} {_n(update.amount)}")
+        elif isinstance(update, upd.OffChainNewContract | upd.OffChainCallContract):
+            out.append(_contract_move(update, me))
         elif not isinstance(update, upd.OffChainMeta):
             out.append(f"{update.OP}")
     inner = c.inner
@@ -642,6 +791,20 @@ def _moves(c: _Check) -> list[str]:
     elif not out and not isinstance(inner, txs.ChannelOffchainTx):
         out.append(inner.TYPE)
     return out
+
+
+def _contract_move(update: upd.OffChainNewContract | upd.OffChainCallContract, me: str) -> str:
+    """One line for a contract update: who, which function, how much."""
+    if isinstance(update, upd.OffChainNewContract):
+        who = "you create" if update.owner.api == me else f"{_short(update.owner.api)} creates"
+        return f"{who} a contract (deposit {_n(update.deposit)})"
+    who = "you call" if update.caller.api == me else f"{_short(update.caller.api)} calls"
+    try:
+        what = str(update.call())
+    except (DecodeError, AttributeError):
+        what = "a function"
+    paid = f" paying {_n(update.amount)}" if update.amount else ""
+    return f"{who} {what} on {_short(update.contract.api)}{paid}"
 
 
 # -- the policy ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+from chan_nb.client import contracts as cts
 from chan_nb.client import events as ev
 from chan_nb.client import outcomes
 from chan_nb.client import policy as pol
@@ -28,6 +29,7 @@ from chan_nb.client.errors import (
     ConnectionLost,
     NodeError,
     Timeout,
+    UntrustedState,
 )
 from chan_nb.client.params import ChannelParams, Existing, Role, existing_url, open_url
 from chan_nb.client.recorder import Recorder
@@ -41,6 +43,9 @@ from chan_nb.client.transport import (
     Transport,
     WebSocketTransport,
 )
+from chan_nb.client.vmstate import ContractRunner
+from chan_nb.codec.encoding import decode, encode
+from chan_nb.codec.fate import CodeObject, FateCode, Value
 from chan_nb.codec.keys import Keypair
 from chan_nb.codec.signing import Preimage
 from chan_nb.errors import ChanNbError, DecodeError
@@ -190,6 +195,7 @@ class Session:
         next_id: Callable[[], Json] | None = None,
         max_events: int = MAX_EVENTS,
         max_frame: int = MAX_FRAME_BYTES,
+        vm: ContractRunner | None = None,
     ) -> None:
         if role not in ("initiator", "responder"):
             raise ValueError(f"role must be initiator or responder, got {role!r}")
@@ -219,6 +225,7 @@ class Session:
             next_id=next_id,
             network_id=network_id,
             generalized=self.policy.generalized,
+            vm=vm,
         )
         #: the latest events (at most ``2 × max_events``; older ones are dropped)
         self.events: list[ev.Event] = []
@@ -605,6 +612,253 @@ class Session:
             None,
             timeout,
         )
+
+    # -- contracts -----------------------------------------------------------------------------
+    async def create_contract(
+        self,
+        code: FateCode | CodeObject | bytes,
+        init: str | bytes = "init",
+        args: Sequence[Value] = (),
+        *,
+        deposit: int = 0,
+        vm_version: int = cts.FATE_VM,
+        abi_version: int = cts.FATE_ABI,
+        timeout: float | None = None,
+    ) -> cts.ContractCreated:
+        """Create a contract in the channel (``update.new_contract``); waits for the round.
+
+        ``code`` is assembled FATE code (:func:`chan_nb.codec.fate.assemble`), a code
+        object or its bytes; ``init``/``args`` the init call (or call data as bytes).
+        The signing policy runs ``init`` on this side's own copy of the state and signs
+        only when the node's state hash is the one it computes. Returns the contract id,
+        the round and ``init``'s verified call.
+        """
+        code_b = cts.code_bytes(code)
+        data = cts.call_data(init, args)
+        update = cts.new_contract_update(
+            self.address, code_b, data, deposit, vm_version, abi_version
+        )
+        params: dict[str, Json] = {
+            "vm_version": vm_version,
+            "abi_version": abi_version,
+            "deposit": deposit,
+            "code": encode("cb", code_b),
+            "call_data": encode("cb", data),
+        }
+        state = await self._round_action(
+            methods.NEW_CONTRACT,
+            params,
+            pol.Expectation("update", (update,)),
+            f"new contract (deposit {deposit})",
+            (),
+            None,
+            timeout,
+        )
+        round_ = state.round or 0
+        contract = update.contract_id(round_)
+        init_call = self.core.ledger.verified_call(contract.value, update.owner.value, round_)
+        return cts.ContractCreated(
+            contract.api,
+            round_,
+            state.state,
+            None if init_call is None else cts.ContractCall.of(init_call, verified=True),
+        )
+
+    async def call_contract(
+        self,
+        contract_id: str,
+        function: str | bytes,
+        args: Sequence[Value] = (),
+        *,
+        amount: int = 0,
+        abi_version: int = cts.FATE_ABI,
+        timeout: float | None = None,
+    ) -> cts.ContractCall:
+        """Call a contract in the channel (``update.call_contract``); waits for the round.
+
+        Signed only when this side's own VM run gives the node's state hash; returns
+        that run's call (decoded return value, gas, events). A call that fails
+        (revert, error) still makes a round: its result says so.
+        """
+        data = cts.call_data(function, args)
+        update = cts.call_contract_update(self.address, contract_id, data, amount, abi_version)
+        params: dict[str, Json] = {
+            "contract_id": contract_id,
+            "abi_version": abi_version,
+            "amount": amount,
+            "call_data": encode("cb", data),
+        }
+        state = await self._round_action(
+            methods.CALL_CONTRACT,
+            params,
+            pol.Expectation("update", (update,)),
+            f"call of {_fun_name(function)} on {contract_id[:12]}…",
+            (),
+            None,
+            timeout,
+        )
+        round_ = state.round or 0
+        call = self.core.ledger.verified_call(update.contract.value, update.caller.value, round_)
+        if call is None:
+            raise UntrustedState(f"{self.role}: round {round_} holds no verified call of ours")
+        return cts.ContractCall.of(call, verified=True)
+
+    async def dry_run(
+        self,
+        contract_id: str,
+        function: str | bytes,
+        args: Sequence[Value] = (),
+        *,
+        amount: int = 0,
+        abi_version: int = cts.FATE_ABI,
+        timeout: float | None = None,
+    ) -> cts.ContractCall:
+        """What a call would return now (``dry_run.call_contract``; no round, nothing signed).
+
+        When this side can run the call itself (a VM and a verified state) its own
+        result is compared with the node's, and a difference raises
+        :class:`UntrustedState`; the result is then marked ``verified``.
+        """
+        data = cts.call_data(function, args)
+        params: dict[str, Json] = {
+            "contract_id": contract_id,
+            "abi_version": abi_version,
+            "amount": amount,
+            "call_data": encode("cb", data),
+        }
+        reply = await self.call(methods.DRY_RUN_CALL_CONTRACT, params, timeout=timeout)
+        told = self._call_reply(reply, "dry_run.call_contract")
+        update = cts.call_contract_update(self.address, contract_id, data, amount, abi_version)
+        own = self.core.ledger.dry_run(update)
+        if own is None:
+            return told
+        if own.serialize() != told.call.serialize():
+            raise UntrustedState(
+                f"{self.role}: dry run of {_fun_name(function)}: the node says "
+                f"{told}, our own run gives {cts.ContractCall.of(own)}"
+            )
+        return cts.ContractCall.of(own, verified=True)
+
+    async def call_result(
+        self,
+        contract_id: str,
+        round_: int | None = None,
+        *,
+        caller: str | None = None,
+        timeout: float | None = None,
+    ) -> cts.ContractCall:
+        """The call ``caller`` (us by default) made in ``round_`` (the latest by default).
+
+        Asked of the node (``get.contract_call``); when this side verified that round's
+        call itself, the node's answer must be the same (else :class:`UntrustedState`).
+        """
+        who = caller or self.address
+        at = self.round if round_ is None else round_
+        params = {"contract_id": contract_id, "caller_id": who, "round": at}
+        reply = await self.call(methods.GET_CONTRACT_CALL, params, timeout=timeout)
+        told = self._call_reply(reply, "get.contract_call")
+        own = self.core.ledger.verified_call(
+            decode(contract_id, "ct"), decode(who, "ak"), at if isinstance(at, int) else -1
+        )
+        if own is None:
+            return told
+        if own.serialize() != told.call.serialize():
+            raise UntrustedState(
+                f"{self.role}: the node's call of round {at} ({told}) is not the one we "
+                f"verified ({cts.ContractCall.of(own)})"
+            )
+        return cts.ContractCall.of(own, verified=True)
+
+    async def contract_state(
+        self, contract_id: str, timeout: float | None = None
+    ) -> cts.ContractState:
+        """``get.contract``: the contract object and its store, checked against our state.
+
+        When this side holds the verified trees, the node's store and deposit must be
+        the ones in them (else :class:`UntrustedState`).
+        """
+        reply = await self.call(methods.GET_CONTRACT, {"pubkey": contract_id}, timeout=timeout)
+        try:
+            told = cts.ContractState.from_json(reply)
+        except DecodeError as exc:
+            raise ClientError(f"{self.role}: get.contract answered {exc}") from None
+        own = self.core.ledger.contract(decode(contract_id, "ct"))
+        if own is not None:
+            obj, store = own
+            if dict(told.store) != store or told.deposit != obj.deposit:
+                raise UntrustedState(
+                    f"{self.role}: the node's store of {contract_id[:12]}… is not the one "
+                    f"in our verified state (round {self.round})"
+                )
+        return told
+
+    async def force_progress(
+        self,
+        contract_id: str,
+        function: str | bytes,
+        args: Sequence[Value] = (),
+        *,
+        amount: int = 0,
+        gas_price: int = 10**9,
+        gas: int = cts.WS_GAS,
+        abi_version: int = cts.FATE_ABI,
+        timeout: float | None = None,
+        **options: int,
+    ) -> ev.OnChainTx:
+        """Force a contract call on chain (``channels.force_progress``) from our latest state.
+
+        Signed only when the tx carries exactly this call, our latest state and the
+        state hash our own VM run gives; waits for the node's ``on_chain_tx`` report
+        (``consumed_forced_progress`` or ``channel_changed``). ``options``: ``fee``,
+        ``nonce``. The node may raise the update's gas price to the minimum fee's
+        (fate.md §6.9); it is capped by the policy's ``max_gas_price``.
+        """
+        tag = "force_progress_tx"
+        if tag in self._expected:
+            raise ClientError(f"{self.role}: a {tag} is already under way")
+        data = cts.call_data(function, args)
+        update = cts.call_contract_update(
+            self.address, contract_id, data, amount, abi_version, gas, gas_price
+        )
+        self._expected[tag] = pol.Expectation(
+            tag, (update,), fee=options.get("fee"), nonce=options.get("nonce")
+        )
+        params: dict[str, Json] = {
+            "contract_id": contract_id,
+            "abi_version": abi_version,
+            "amount": amount,
+            "call_data": encode("cb", data),
+            "gas_price": gas_price,
+            "gas": gas,
+            **options,
+        }
+
+        def done(event: ev.Event) -> bool:
+            return (
+                isinstance(event, ev.OnChainTx)
+                and event.info in ("consumed_forced_progress", "channel_changed")
+                and event.tx_type == "channel_force_progress_tx"
+            )
+
+        try:
+            event = await self._act(
+                methods.FORCE_PROGRESS,
+                params,
+                done,
+                f"force progress of {_fun_name(function)} ({self.role})",
+                timeout,
+                tags=frozenset({tag}),
+            )
+        finally:
+            self._expected.pop(tag, None)
+        assert isinstance(event, ev.OnChainTx)
+        return event
+
+    def _call_reply(self, reply: Json, what: str) -> cts.ContractCall:
+        try:
+            return cts.ContractCall.from_json(reply, what)
+        except DecodeError as exc:
+            raise ClientError(f"{self.role}: {what} answered {exc}") from None
 
     async def _round_action(
         self,
@@ -1077,6 +1331,8 @@ class Session:
             max_fee=self.policy.max_fee,
             max_gas_price=self.policy.max_gas_price,
             generalized=self.policy.generalized,
+            trees=self.core.ledger.trees,
+            vm=self.core.vm,
         )
 
     async def _sign_and_reply(self, request: ev.SignRequest) -> None:
@@ -1217,6 +1473,10 @@ def _sign_kind_of(text: str) -> str | None:
         return None
     kind = methods.SIGN_BY_REPLY.get(method) if isinstance(method, str) else None
     return kind.request if kind is not None else None
+
+
+def _fun_name(function: str | bytes) -> str:
+    return function if isinstance(function, str) else "call data"
 
 
 def _label(what: object) -> str:

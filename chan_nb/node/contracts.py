@@ -34,11 +34,9 @@ from chan_nb.codec.updates import (
 )
 from chan_nb.errors import ChanNbError, DecodeError
 from chan_nb.protocol.codes import Reason
+from chan_nb.protocol.methods import WS_GAS as WS_GAS  # one home: every WS contract update
+from chan_nb.protocol.methods import WS_GAS_PRICE as WS_GAS_PRICE
 from chan_nb.vm.channel import AEVM_VMS, FATE_VMS
-
-#: Gas and gas price of every contract update made through the WebSocket API (§6.1).
-WS_GAS: Final = 1_000_000
-WS_GAS_PRICE: Final = 1
 
 #: vm_version -> the abi it must be paired with (aect_contracts:is_legal_version; §0).
 LEGAL_VM_ABI: Final[dict[int, int]] = {

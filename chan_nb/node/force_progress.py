@@ -18,7 +18,7 @@ from typing import Final, Literal
 
 from chan_nb.codec import trees
 from chan_nb.codec import updates as upd
-from chan_nb.codec.gas import BASE_GAS, GAS_PER_BYTE
+from chan_nb.codec.gas import gas_of
 from chan_nb.codec.ids import Id
 from chan_nb.codec.txs import ChannelForceProgressTx, ChannelOffchainTx, SignedTx
 from chan_nb.errors import DecodeError
@@ -26,8 +26,6 @@ from chan_nb.node import contracts as node_contracts
 from chan_nb.node import fees
 from chan_nb.node.contracts import ContractsState
 
-#: Base gas of a force-progress tx from Fortuna (30 × a channel tx's); its contract gas is extra.
-FORCE_PROGRESS_BASE_GAS: Final = 30 * BASE_GAS
 #: gas of a force-progress request that gives none (``channels.force_progress``)
 DEFAULT_GAS: Final = 1_000_000
 
@@ -35,8 +33,8 @@ FpVerdict = Literal["consumed", "can_snapshot", "unknown"]
 
 
 def tx_gas(tx: ChannelForceProgressTx) -> int:
-    """What the fee pays for: base gas plus 20 per byte of the unsigned tx."""
-    return FORCE_PROGRESS_BASE_GAS + GAS_PER_BYTE * len(tx.serialize())
+    """What the fee pays for: base gas (``FORCE_PROGRESS_BASE_GAS``) plus 20 per byte."""
+    return gas_of(tx)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,12 @@ HISTORY_FETCH: Final = "channels.history.fetch"
 ASSUME_MINIMUM_DEPTH: Final = "channels.assume_minimum_depth"
 SYSTEM: Final = "channels.system"
 
+#: Gas and gas price of every contract update made through ``update.new_contract`` /
+#: ``update.call_contract`` (fate.md §6.1: ``op_call_contract/6``; only
+#: ``force_progress`` takes gas parameters).
+WS_GAS: Final = 1_000_000
+WS_GAS_PRICE: Final = 1
+
 #: Read-type methods: with an id the payload is the ``result``; without one the node
 #: sends a ``<method>.reply`` notification (ping is answered as ``channels.system.pong``).
 READ_METHODS: Final = frozenset(

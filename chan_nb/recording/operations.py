@@ -149,6 +149,15 @@ class _Op:
 
     def freeze(self) -> Operation:
         end = self.end
+        detail = self.detail
+        if self.outcome in (Outcome.CONFLICT, Outcome.ERROR):
+            # a client's refusal (its note beside the frames) says why the round failed
+            refusals = [
+                f"{f.role} {f.raw}"
+                for f in self.frames
+                if f.direction is Direction.INFO and f.raw.startswith("refused")
+            ]
+            detail = "; ".join(x for x in (detail, *refusals) if x) or None
         return Operation(
             self.op_id,
             self.kind,
@@ -159,7 +168,7 @@ class _Op:
             None if end is None else end.seq,
             tuple(f.seq for f in self.frames),
             self.round,
-            self.detail,
+            detail,
             None if end is None else elapsed(self.start, end),
         )
 

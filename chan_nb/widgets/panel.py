@@ -8,6 +8,12 @@ button stays disabled while its action runs, and the outcome — conflicts and e
 included — appears in the panel's messages. Status, round, balances, channel and fsm
 ids per participant, pending signing requests (manual mode) and the last frames
 refresh on every event the sessions see.
+
+The contract row deploys :data:`~chan_nb.codec.fate.examples.RACE21` (``who`` moves
+first, the amount is the pot) and calls or dry-runs any function of the panel's
+contract with arguments written as FATE values (``3``, ``"text"``, ``@ak_…``); each
+result is the caller's own VM run, and a move the contract refuses is refused by the
+other side's client, in the messages.
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import ipywidgets as w
 from chan_nb.client.errors import ClientError
 from chan_nb.client.policy import SigningPolicy
 from chan_nb.codec import encoding
-from chan_nb.errors import ChanNbError
+from chan_nb.codec.fate import Address, Value, parse_value
+from chan_nb.codec.fate.examples import race21_code
+from chan_nb.errors import ChanNbError, DecodeError
 from chan_nb.widgets import panel_view as view
 from chan_nb.widgets.actions import ActionRunner
 from chan_nb.widgets.theme import style_widget
@@ -51,6 +59,17 @@ def parse_amount(text: str) -> int:
     return int(cleaned)
 
 
+def parse_args(text: str) -> tuple[Value, ...]:
+    """Call arguments from a text box: FATE values separated by commas (``3``, ``"a", 1``)."""
+    if not text.strip():
+        return ()
+    try:
+        value = parse_value(f"({text},)") if "," not in text else parse_value(f"({text})")
+    except DecodeError as exc:
+        raise InputError(f"the arguments must be FATE values, got {text!r}: {exc}") from None
+    return value if isinstance(value, tuple) else (value,)
+
+
 class ChannelPanel:
     """ipywidgets controls and live state for one channel between two local sessions."""
 
@@ -70,6 +89,8 @@ class ChannelPanel:
         self.loop = loop or _current_loop()
         self.runner = ActionRunner(self.loop, self._schedule_refresh)
         self._refresh_pending = False
+        #: the contract the call and dry run buttons act on (set by deploy)
+        self.contract_id: str | None = None
         self._build(frames)
         for role, session in self.sessions.items():
             session.on_event(self._listener(role))
@@ -124,6 +145,12 @@ class ChannelPanel:
         self.slash_button = w.Button(description="slash", button_style="warning", layout=layout)
         self.settle_button = w.Button(description="settle", button_style="danger", layout=layout)
         self.mine_button = w.Button(description="mine 5 blocks", layout=layout)
+        # the contract row: deploy the game, call or dry-run a function of it as `who`
+        self.deploy_button = w.Button(description="deploy game", button_style="info", layout=layout)
+        self.call_button = w.Button(description="call", button_style="primary", layout=layout)
+        self.dry_run_button = w.Button(description="dry run", layout=layout)
+        self.function = w.Text(value="play", description="function", layout=w.Layout(width="200px"))
+        self.args = w.Text(value="1", description="args", layout=w.Layout(width="200px"))
         self.chain_line = w.HTML()
         self.amount = w.Text(value="1", description="amount", layout=w.Layout(width="230px"))
         self.direction = w.Dropdown(options=list(DIRECTIONS), layout=w.Layout(width="200px"))
@@ -168,6 +195,9 @@ class ChannelPanel:
             "snapshot": self.snapshot_button,
             "slash": self.slash_button,
             "settle": self.settle_button,
+            "deploy": self.deploy_button,
+            "call": self.call_button,
+            "dry_run": self.dry_run_button,
         }
         for name, button in self.actions.items():
             button.add_class(f"chan-nb-{name}")
@@ -183,6 +213,8 @@ class ChannelPanel:
             ("message-text", self.message_text),
             ("who", self.who),
             ("signing", self.signing),
+            ("function", self.function),
+            ("args", self.args),
         ):
             control.add_class(f"chan-nb-{name}")
         for role in ROLES:
@@ -212,6 +244,8 @@ class ChannelPanel:
                 w.HBox([self.who, self.disconnect_button, self.reconnect_button]),
                 w.HBox([self.close_solo_button, self.snapshot_button, self.slash_button,
                         self.settle_button, self.mine_button]),
+                w.HBox([self.deploy_button, self.function, self.args, self.call_button,
+                        self.dry_run_button]),
                 self.chain_line,
                 cards,
                 self.signing_box,
@@ -278,7 +312,42 @@ class ChannelPanel:
                     f"{getattr(report, 'info', '?')} ({getattr(report, 'tx_type', '?')})"
                 ),
             )
+        if name in ("deploy", "call", "dry_run"):
+            return self._contract_action(name, who)
         raise KeyError(f"no action {name!r}")
+
+    def _contract_action(self, name: str, who: Session) -> tuple[Any, Any]:
+        if name == "deploy":
+            other = self.sessions["initiator" if who.role == "responder" else "responder"]
+            pot = parse_amount(str(self.amount.value))
+            players = [Address.from_api(who.address), Address.from_api(other.address)]
+
+            async def deploy() -> Any:
+                made = await who.create_contract(race21_code(), "init", players, deposit=pot)
+                self.contract_id = made.contract_id
+                return made
+
+            return (
+                deploy,
+                lambda made: (
+                    f"{who.role} deployed the game {made.contract_id[:12]}… (pot {pot:,}) "
+                    f"in round {made.round}; {who.role} moves first"
+                ),
+            )
+        contract = self.contract_id
+        if contract is None:
+            raise InputError("no contract yet: press deploy game")
+        function, args = str(self.function.value).strip(), parse_args(str(self.args.value))
+        shown = f"{function}({str(self.args.value).strip()})"
+        if name == "call":
+            return (
+                lambda: who.call_contract(contract, function, args),
+                lambda call: f"{who.role} called {shown}: {call}" + _verified(call),
+            )
+        return (
+            lambda: who.dry_run(contract, function, args),
+            lambda call: f"dry run of {shown} by {who.role}: {call}" + _verified(call),
+        )
 
     def mine(self, blocks: int = 1) -> None:
         """Make ``blocks`` blocks on the embedded node (a lock period passes in blocks)."""
@@ -385,7 +454,7 @@ class ChannelPanel:
             else "none"
         )  # fmt: skip
         payer = DIRECTIONS[str(self.direction.value)][0]
-        blocked = view.unavailable(snaps, str(self.who.value), payer)
+        blocked = view.unavailable(snaps, str(self.who.value), payer, self.contract_id)
         for name, button in self.actions.items():
             reason = "running" if self.runner.is_running(name) else blocked.get(name)
             button.disabled = reason is not None
@@ -428,6 +497,10 @@ class ChannelPanel:
     def __repr__(self) -> str:
         i = self.sessions["initiator"]
         return f"<ChannelPanel {i.status.value} round={i.round} channel={i.channel_id}>"
+
+
+def _verified(call: object) -> str:
+    return " — verified by its own VM run" if getattr(call, "verified", False) else ""
 
 
 def _current_loop() -> asyncio.AbstractEventLoop:

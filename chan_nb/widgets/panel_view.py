@@ -120,11 +120,13 @@ _LIVE: Final = frozenset({"open"})
 _OVER: Final = frozenset({"closed"})
 
 
-def unavailable(snaps: dict[str, RoleSnapshot], who: str, payer: str) -> dict[str, str | None]:
+def unavailable(
+    snaps: dict[str, RoleSnapshot], who: str, payer: str, contract: str | None = None
+) -> dict[str, str | None]:
     """Why each panel action cannot be done now (None: it can), from both participants'
     state: the rules of the channel's life in one table. ``who`` is the participant the
     disconnect / reconnect / leave / shutdown buttons act for, ``payer`` the sender of
-    transfers and messages."""
+    transfers and messages, ``contract`` the contract the call buttons act on."""
     if any(s.status in _OVER for s in snaps.values()):
         over = "the channel is closed: start a new panel for a new channel"
         return dict.fromkeys(ACTIONS, over)
@@ -142,6 +144,11 @@ def unavailable(snaps: dict[str, RoleSnapshot], who: str, payer: str) -> dict[st
         "snapshot": _needs_open(actor, started, no_channel),
         "slash": _needs_closing(actor, started, no_channel),
         "settle": _needs_closing(actor, started, no_channel),
+        "deploy": _needs_open(actor, started, no_channel),
+        "call": _needs_open(actor, started, no_channel)
+        or (None if contract else "no contract yet: press deploy game"),
+        "dry_run": _needs_open(actor, started, no_channel)
+        or (None if contract else "no contract yet: press deploy game"),
         "disconnect": None if actor.connected else f"{who} has no socket",
         "reconnect": (
             no_channel
@@ -194,6 +201,9 @@ ACTIONS: Final = (
     "snapshot",
     "slash",
     "settle",
+    "deploy",
+    "call",
+    "dry_run",
 )
 
 

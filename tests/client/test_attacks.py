@@ -348,8 +348,9 @@ async def peer_gift_for_an_old_round(k: Kit) -> str:
     return await k.refused()
 
 
-@attack("peer proposal", "only a VM can compute", tags=("update_ack",))
-async def peer_contract_update(k: Kit) -> str:
+@attack("peer proposal", "as caller", tags=("update_ack",))
+async def peer_contract_call_in_our_name(k: Kit) -> str:
+    # the peer proposes a call that we make (and pay 10,000 for)
     call = upd.OffChainCallContract(
         caller=Id.from_api(k.f.me),
         contract=Id.contract(bytes(32)),

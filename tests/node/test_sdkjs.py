@@ -3,7 +3,9 @@
 The SDK is installed with npm into the git-ignored ``.sdkjs/`` folder on first use;
 ``tests/sdkjs/interop.mjs`` drives two ``Channel`` objects (the SDK doing its own
 signing) through open, transfers both ways, messages, balances/state/PoI,
-keep-alive pings, deposit and withdraw, leave + reestablish, reconnect and a
+keep-alive pings, deposit and withdraw, leave + reestablish, reconnect, a contract
+(the SDK's ``createContract`` and ``callContract`` with code and call data from
+chan_nb's FATE assembler, the call result, a dry run and the store read back) and a
 mutual close. Skipped only when node or npm is not installed.
 """
 
@@ -15,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,9 +82,19 @@ def node_url() -> Iterator[str]:
             proc.wait()
 
 
+def _contract_args() -> list[str]:
+    """COUNTER's code and the call data of init(5), tick() and get(), as ``cb_`` strings."""
+    from chan_nb.client.contracts import call_data, code_bytes
+    from chan_nb.codec.encoding import encode
+    from chan_nb.codec.fate.examples import counter_code
+
+    raw = [code_bytes(counter_code()), call_data("init", [5]), call_data("tick"), call_data("get")]
+    return [encode("cb", b) for b in raw]
+
+
 def test_js_sdk_channel_lifecycle(sdk_dir: Path, node_url: str) -> None:
     done = subprocess.run(
-        ["node", str(SCRIPT), node_url, "local_iris_testnet", str(sdk_dir)],
+        ["node", str(SCRIPT), node_url, "local_iris_testnet", str(sdk_dir), *_contract_args()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -98,6 +111,7 @@ def test_js_sdk_channel_lifecycle(sdk_dir: Path, node_url: str) -> None:
         "deposit_withdraw",
         "reestablish",
         "reconnect",
+        "contracts",
         "shutdown",
         "done",
     ]
@@ -108,6 +122,7 @@ def test_js_sdk_channel_lifecycle(sdk_dir: Path, node_url: str) -> None:
     assert by_name["pings"]["pongs"] >= 4
     assert by_name["deposit_withdraw"]["round"] == 5
     assert by_name["reconnect"]["round"] == 7
+    _check_contract_step(by_name["contracts"])
     final = by_name["shutdown"]
     fee = int(final["fee"])
     assert fee % 10**9 == 0 and 15_000 * 10**9 < fee < 25_000 * 10**9  # gas × min gas price
@@ -115,3 +130,18 @@ def test_js_sdk_channel_lifecycle(sdk_dir: Path, node_url: str) -> None:
     total = int(final["initiatorAmountFinal"]) + int(final["responderAmountFinal"])
     assert total + fee == 2 * 10**17 + 1000 - 500
     assert abs(int(final["initiatorAmountFinal"]) - int(final["responderAmountFinal"])) < 2_000
+
+
+def _check_contract_step(step: dict[str, Any]) -> None:
+    """The SDK's contract step: our code ran on the node, as our own VM runs it."""
+    from chan_nb.codec import contracts as ct
+    from chan_nb.codec.encoding import decode
+    from chan_nb.codec.fate import decode as fate_decode
+
+    assert (step["createRound"], step["round"]) == (8, 9)
+    assert step["address"].startswith("ct_")
+    assert (step["returnType"], fate_decode(decode(step["returnValue"], "cb"))) == ("ok", 6)
+    assert int(step["gasUsed"]) > 0
+    assert (step["dryReturnType"], fate_decode(decode(step["dryReturnValue"], "cb"))) == ("ok", 6)
+    store = {decode(k, "ck"): decode(v, "cv") for k, v in step["store"].items()}
+    assert fate_decode(store[ct.register_key(1)]) == 6 and step["deposit"] == "0"

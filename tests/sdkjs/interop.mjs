@@ -1,6 +1,11 @@
 // Drive the official JS SDK's Channel against a chan-nb node (see test_node_sdkjs.py).
 //
-// usage: node interop.mjs WS_URL NETWORK_ID SDK_DIR
+// usage: node interop.mjs WS_URL NETWORK_ID SDK_DIR [CODE INIT_DATA TICK_DATA GET_DATA]
+//
+// With the four cb_ arguments (a contract's code and call data, made by chan_nb's FATE
+// assembler: init(5), tick(), get()) a contract step runs before the shutdown: the
+// initiator creates the contract, the responder calls tick, and the call's result, a
+// dry run of get and the contract's store are read back through the SDK.
 //
 // The SDK does its own signing (AccountMemory, hashed preimage). Each step prints one
 // JSON line {"step": ..., ...}; the script exits 0 when every step succeeded.
@@ -10,7 +15,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-const [url, networkId, sdkDir] = process.argv.slice(2);
+const [url, networkId, sdkDir, code, initData, tickData, getData] = process.argv.slice(2);
 if (!url || !networkId || !sdkDir) {
   console.error('usage: node interop.mjs WS_URL NETWORK_ID SDK_DIR');
   process.exit(2);
@@ -190,6 +195,39 @@ await caughtUp(r, i3);
 const t5 = await r.update(responder.address, initiator.address, 2, signTx(responder));
 if (!t5.accepted) fail('transfer after reconnect refused');
 log('reconnect', { round: r.round() });
+
+// -- contracts: bytecode from chan_nb's assembler -------------------------------------------------------
+if (code) {
+  await caughtUp(i3, r);
+  const made = await i3.createContract(
+    { code, callData: initData, deposit: 0, vmVersion: 7, abiVersion: 3 },
+    signTx(initiator),
+  );
+  if (!made.accepted) fail(`createContract refused: ${JSON.stringify(made)}`);
+  await caughtUp(r, i3);
+  const called = await r.callContract(
+    { amount: 0, callData: tickData, contract: made.address, abiVersion: 3 },
+    signTx(responder),
+  );
+  if (!called.accepted) fail(`callContract refused: ${JSON.stringify(called)}`);
+  const round = r.round();
+  const result = await r.getContractCall({ caller: responder.address, contract: made.address, round });
+  await caughtUp(i3, r);
+  const dry = await i3.callContractStatic({ amount: 0, callData: getData, contract: made.address, abiVersion: 3 });
+  const state = await i3.getContractState(made.address);
+  log('contracts', {
+    address: made.address,
+    createRound: unpackTx(made.signedTx, Tag.SignedTx).encodedTx.round,
+    round,
+    returnType: result.returnType,
+    returnValue: result.returnValue,
+    gasUsed: String(result.gasUsed),
+    dryReturnType: dry.returnType,
+    dryReturnValue: dry.returnValue,
+    store: state.contractState,
+    deposit: String(state.contract.deposit),
+  });
+}
 
 // -- shutdown ------------------------------------------------------------------------------------------
 await caughtUp(i3, r);

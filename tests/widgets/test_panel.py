@@ -354,3 +354,49 @@ async def test_the_dispute_section_closes_solo_and_settles(panel: ChannelPanel) 
     notices = [f"{n.level} {n.action}: {n.text}" for n in panel.runner.notices]
     assert "ok settle: settle by initiator: on chain channel_closed (channel_settle_tx)" in notices
     assert "on chain: <b>closed</b>" in panel.chain_line.value
+
+
+async def test_the_contract_row_deploys_the_game_and_plays_it(panel: ChannelPanel) -> None:
+    assert panel.call_button.disabled and panel.deploy_button.disabled  # no channel yet
+    await opened(panel)
+    assert panel.call_button.tooltip == "no contract yet: press deploy game"
+    panel.who.value = "initiator"
+    panel.amount.value = "1,000"
+    panel.deploy_button.click()
+    await panel.idle()
+    assert re.match(
+        r"ok deploy: initiator deployed the game ct_\w+… \(pot 1,000\) in round 2",
+        last_notice(panel),
+    )
+    assert panel.contract_id is not None and not panel.call_button.disabled
+    panel.args.value = "3"
+    panel.call_button.click()
+    await panel.idle()
+    assert last_notice(panel) == (
+        "ok call: initiator called play(3): 3 (gas 6,610, round 3) — verified by its own VM run"
+    )
+    # the responder cheats (takes 5): the initiator's client refuses, nothing changes
+    panel.who.value = "responder"
+    panel.args.value = "5"
+    panel.call_button.click()
+    await panel.idle()
+    texts = [f"{n.level} {n.action}: {n.text}" for n in panel.runner.notices]
+    assert any(
+        t.startswith(
+            "error initiator refused: refused to sign update_ack: the peer's contract"
+            " call ends in revert: take 1, 2 or 3"
+        )
+        for t in texts
+    ), texts
+    assert last_notice(panel).startswith("conflict call: responder: call of play")
+    assert panel.sessions["initiator"].round == 3
+    panel.args.value = "2"
+    panel.dry_run_button.click()
+    await panel.idle()
+    assert last_notice(panel) == (
+        "ok dry_run: dry run of play(2) by responder: 5 (gas 6,610, round 4)"
+        " — verified by its own VM run"
+    )
+    panel.args.value = "not a value"
+    panel.call_button.click()
+    assert last_notice(panel).startswith("error call: the arguments must be FATE values")

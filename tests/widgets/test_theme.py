@@ -48,7 +48,15 @@ def test_an_open_channel() -> None:
         "disconnect",
         "close_solo",
         "snapshot",
+        "deploy",
     }
+    # calls need a contract: deployed, the panel names it
+    contract = "ct_game"
+    assert {n for n, why in unavailable(both, "responder", "initiator", contract).items()
+            if why is None} >= {"deploy", "call", "dry_run"}  # fmt: skip
+    assert (
+        unavailable(both, "responder", "initiator")["call"] == "no contract yet: press deploy game"
+    )
     away = {**both, "responder": snap("responder", "disconnected", False)}
     assert allowed(away) == {"transfer", "message", "reconnect"}  # a conflict is a lesson
     assert allowed(away, payer="responder") == {"reconnect"}
@@ -60,6 +68,7 @@ def test_an_open_channel() -> None:
         "disconnect",
         "close_solo",
         "snapshot",
+        "deploy",
     }
 
 
