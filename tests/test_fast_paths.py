@@ -115,6 +115,25 @@ def test_a_co_signed_state_is_checked_without_failed_verifications(
             assert [k for k in checks if k != stranger.public_key] == [one.public_key] * 2
 
 
+def test_the_state_hash_of_ak_balances_is_remembered_with_the_same_answer() -> None:
+    from chan_nb.codec import clear_caches, state, trees
+
+    one, two = Keypair.generate(), Keypair.generate()
+    for amounts in [(10, 20), (0, 5), (10**30, 1)]:
+        balances = dict(zip((one.address, two.address), amounts, strict=True))
+        fresh = trees.state_hash_of_balances(
+            {encoding.decode(k, "ak"): v for k, v in balances.items()}
+        )
+        for _ in range(2):  # computed, then remembered (in either key order)
+            assert state.state_hash_of_addresses(balances) == fresh
+            assert state.state_hash_of_addresses(dict(reversed(balances.items()))) == fresh
+    for _ in range(2):  # a bad key is refused every time, never remembered
+        with pytest.raises(DecodeError):
+            state.state_hash_of_addresses({"ak_nope": 1})
+    clear_caches()
+    assert state._state_hash_of_addresses.cache_info().currsize == 0
+
+
 def test_the_client_frame_decoder_answers_as_json_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Client frames go through one kept decoder: the same requests as ``json.loads`` with
     the same options (a decoder per call), or the frame dropped by both."""

@@ -604,7 +604,9 @@ class NodeCore:
     def _log(self, machine: ChannelFsm, kind: str, tag: str, info: Json) -> None:
         """One entry of the FSM's history (``channels.history.fetch``, current node): the
         latest ``HISTORY_KEEP`` reports, requests and peer messages, oldest first."""
-        entries = self._history.setdefault(id(machine), deque(maxlen=HISTORY_KEEP))
+        entries = self._history.get(id(machine))
+        if entries is None:
+            entries = self._history[id(machine)] = deque(maxlen=HISTORY_KEEP)
         entries.append((kind, tag, time.time(), info))  # formatting waits for a fetch
 
     def _answer(self, handler: Handler, request: frames.Request, result: events.CallResult) -> None:
