@@ -13,6 +13,7 @@ import base64
 import binascii
 import dataclasses
 import json
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
@@ -74,6 +75,84 @@ def test_a_signer_does_not_sign_again_under_its_other_preimage(own: str) -> None
     assert not signer.has_signed(by_peer)
     both = signer.sign(by_peer)
     assert len(both.signatures) == 2 and signer.has_signed(both)
+
+
+def test_a_co_signed_state_is_checked_without_failed_verifications(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The client's check of a co-signed state tries each party's known signature first:
+    the same answers, and no Ed25519 check spent on the other party's signature."""
+    from nacl.signing import VerifyKey
+
+    from chan_nb.client.ledger import signed_by
+
+    one, two, stranger = Keypair.generate(), Keypair.generate(), Keypair.generate()
+    unsigned = txs.SignedTx.wrap(_offchain(5))
+    by_one = signing.sign(unsigned.tx_bytes, one, NETWORK, "hashed")
+    by_two = signing.sign(unsigned.tx_bytes, two, NETWORK, "raw")
+    both = unsigned.with_signature(by_one).with_signature(by_two)
+    checks: list[bytes] = []
+    real = VerifyKey.verify
+
+    def counted(self: VerifyKey, *args: object, **kwargs: object) -> bytes:
+        checks.append(bytes(self))
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(VerifyKey, "verify", counted)
+    for known in (False, True):  # cold, then after the node's checks (as in a session)
+        signing.clear_verify_cache()
+        if known:
+            assert signing.verify(by_one, one.public_key, unsigned.tx_bytes, NETWORK)
+            assert signing.verify(by_two, two.public_key, unsigned.tx_bytes, NETWORK)
+        checks.clear()
+        for _ in range(2):
+            assert signed_by(both, one.address, NETWORK)
+            assert signed_by(both, two.address, NETWORK)
+            assert not signed_by(both, stranger.address, NETWORK)
+            assert not signed_by(unsigned, one.address, NETWORK)
+            assert not signed_by(unsigned.with_signature(by_two), one.address, NETWORK)
+        if known:  # the parties' answers come from the checks already made
+            assert [k for k in checks if k != stranger.public_key] == [one.public_key] * 2
+
+
+def test_the_state_hash_of_ak_balances_is_remembered_with_the_same_answer() -> None:
+    from chan_nb.codec import clear_caches, state, trees
+
+    one, two = Keypair.generate(), Keypair.generate()
+    for amounts in [(10, 20), (0, 5), (10**30, 1)]:
+        balances = dict(zip((one.address, two.address), amounts, strict=True))
+        fresh = trees.state_hash_of_balances(
+            {encoding.decode(k, "ak"): v for k, v in balances.items()}
+        )
+        for _ in range(2):  # computed, then remembered (in either key order)
+            assert state.state_hash_of_addresses(balances) == fresh
+            assert state.state_hash_of_addresses(dict(reversed(balances.items()))) == fresh
+    for _ in range(2):  # a bad key is refused every time, never remembered
+        with pytest.raises(DecodeError):
+            state.state_hash_of_addresses({"ak_nope": 1})
+    clear_caches()
+    assert state._state_hash_of_addresses.cache_info().currsize == 0
+
+
+def test_the_client_frame_decoder_answers_as_json_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Client frames go through one kept decoder: the same requests as ``json.loads`` with
+    the same options (a decoder per call), or the frame dropped by both."""
+    texts = [
+        '{"jsonrpc":"2.0","method":"channels.update.new","params":{"amount":1},"id":3}',
+        '[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b","id":1}, 7]',
+        '{"jsonrpc":"2.0","method":"x","params":{"n":1e99999}}',  # no float holds it
+        '{"jsonrpc":"2.0","method":"x","params":NaN}',
+        '\ufeff{"jsonrpc":"2.0","method":"x"}',
+        "{",
+        "",
+    ]
+    texts += [t.encode("utf-8") for t in texts]  # type: ignore[misc]
+    kept = [frames.parse_client_text(text) for text in texts]
+    options = {"parse_float": frames._finite, "parse_constant": frames._no_constant}
+    per_call = SimpleNamespace(decode=lambda text: json.loads(text, **options))
+    monkeypatch.setattr(frames, "_CLIENT_JSON", per_call)
+    assert kept == [frames.parse_client_text(text) for text in texts]
+    assert [k is None for k in kept[:7]] == [False, False, True, True, True, True, True]
 
 
 # -- API strings and txs ----------------------------------------------------------------------

@@ -26,13 +26,14 @@ ALLOWED: dict[str, frozenset[str]] = {
     "errors": frozenset(),
     "display": frozenset(),
     "ws_write": frozenset(),
+    "transport": BASE,
     "codec": BASE,
     "protocol": BASE | {"codec"},
     "vm": BASE | {"codec"},
     "audit": BASE | {"codec", "protocol"},
     "recording": BASE | {"codec", "protocol", "audit"},
-    "node": BASE | {"codec", "protocol", "vm", "ws_write"},
-    "client": BASE | {"codec", "protocol", "recording", "vm", "ws_write"},
+    "node": BASE | {"codec", "protocol", "transport", "vm", "ws_write"},
+    "client": BASE | {"codec", "protocol", "recording", "transport", "vm", "ws_write"},
     "replay": BASE | {"client", "node", "codec", "protocol", "recording", "vm"},
     "scenarios": BASE | {"client", "node", "codec", "protocol", "recording"},
     "widgets": BASE | {"client", "node", "codec", "protocol", "recording", "replay", "audit"},
@@ -46,8 +47,6 @@ KNOWN_VIOLATIONS: frozenset[tuple[str, str]] = frozenset(
     {
         ("chan_nb.client.pair", "chan_nb.node"),  # type of open_pair's target
         ("chan_nb.client.session", "chan_nb.node"),  # Session(node=...) connects in memory
-        ("chan_nb.client.transport", "chan_nb.node"),
-        ("chan_nb.client.transport", "chan_nb.node.memory"),  # the in-memory transport
         ("chan_nb.replay.driver", "chan_nb.node.rpc"),  # the node's own reply builders
     }
 )
@@ -123,6 +122,10 @@ def test_the_package_never_imports_the_checkout_only_folders() -> None:
         ("chan_nb.replay.compare", "chan_nb.node", False),
         ("chan_nb.client.core", "chan_nb.protocol.methods", False),
         ("chan_nb.commands.bench", "chan_nb.node.server", False),  # the top may import all
+        ("chan_nb.transport.memory", "chan_nb.node", True),  # neutral: neither side
+        ("chan_nb.transport.memory", "chan_nb.client.transport", True),
+        ("chan_nb.client.transport", "chan_nb.transport.memory", False),
+        ("chan_nb.node.server", "chan_nb.transport.memory", False),
     ],
 )
 def test_the_rule_itself(importer: str, imported: str, broken: bool) -> None:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from benchmarks import cost, sessions
 from benchmarks import groups as bench_groups
 from benchmarks import node as node_bench
-from benchmarks import sessions
 from chan_nb.commands import bench as bench_command
 
 pytestmark = pytest.mark.slow
@@ -37,6 +37,20 @@ def test_session_throughput_compares_recording_on_and_off() -> None:
     lowest = 100 * (1 - (on + 0.5) / (off - 0.5))
     highest = 100 * (1 - (on - 0.5) / (off + 0.5))
     assert lowest - 0.05 <= figures["recording_overhead_pct"] <= highest + 0.05
+
+
+@pytest.mark.parametrize("memory", [False, True], ids=["sockets", "memory"])
+def test_the_counted_session_counts_bytecodes_of_the_transfers_only(
+    memory: bool, tmp_path: Path
+) -> None:
+    out = tmp_path / "ops.json"
+    assert cost.main(["--transfers", "4", "--opcodes", str(out), *(["--memory"] * memory)]) == 0
+    table = json.loads(out.read_text(encoding="utf-8"))
+    # per transfer the node reads three frames (update.new and both signed replies):
+    # nothing of the open or of the warm-up is counted
+    assert table["chan_nb/node/core.py:receive"][1] == 3
+    assert sum(ops for ops, _ in table.values()) > 1000
+    assert not any(key.startswith("/") for key in table)  # no machine paths
 
 
 def test_the_not_recording_recorder_keeps_nothing() -> None:

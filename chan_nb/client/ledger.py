@@ -25,7 +25,7 @@ client believes its balances are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from chan_nb.client import vmstate
@@ -69,10 +69,26 @@ def signed_by(
             and account in generalized
         ):
             return True  # authorised by its contract, which the chain runs
-        for signature in layer.signatures:
+        for signature in _likely_first(layer.signatures, pubkey):
             if signing.verify(signature, pubkey, layer.tx_bytes, network_id) is not None:
                 return True
     return False
+
+
+def _likely_first(signatures: tuple[bytes, ...], pubkey: bytes) -> Sequence[bytes]:
+    """The signatures, those already seen to verify for ``pubkey`` first, another key's last.
+
+    Every signature is still tried (any order gives the same answer); the order only
+    spares failed checks of the other participant's signature under both preimages.
+    """
+    if len(signatures) < 2 or signing.verified_signer(signatures[0]) == pubkey:
+        return signatures
+
+    def rank(signature: bytes) -> int:
+        known = signing.verified_signer(signature)
+        return 1 if known is None else 0 if known == pubkey else 2
+
+    return sorted(signatures, key=rank)
 
 
 def state_round(tx: txs.Tx) -> tuple[int, bytes] | None:

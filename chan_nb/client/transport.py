@@ -1,21 +1,25 @@
-"""How a session reaches a node: a WebSocket, or an embedded node's in-memory hook.
+"""How a session reaches a node: a WebSocket, or an in-memory connection.
 
 A :class:`Transport` opens a :class:`Connection` to a ``/channel?…`` URL. Both
 implementations behave the same way — text frames in order, :class:`Disconnected`
 from ``recv`` once the peer closed and everything was read — so a session cannot tell
-them apart (and tests run it over both).
+them apart (and tests run it over both). As with httpx's transports, another one is a
+class with ``connect``: :class:`MemoryTransport` dials any
+:class:`~chan_nb.transport.memory.MemoryServer` (the embedded node is one) through the
+neutral :mod:`chan_nb.transport.memory`, so nothing here imports the simulator.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosed as SocketClosed
 
 from chan_nb.client.errors import ConnectionLost
+from chan_nb.transport.memory import ConnectionClosed, MemoryConnection, MemoryServer
 from chan_nb.ws_write import ClientLink, write_now
 
 #: Largest frame a session takes from a node (the real node's frames are at most a few
@@ -24,9 +28,6 @@ from chan_nb.ws_write import ClientLink, write_now
 MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
 #: How long closing a socket waits for the node's close frame before dropping it.
 CLOSE_TIMEOUT: Final = 2.0
-
-if TYPE_CHECKING:
-    from chan_nb.node import EmbeddedNode
 
 
 class Disconnected(ConnectionLost):
@@ -138,15 +139,12 @@ class WebSocketTransport:
 
 
 class MemoryConnectionAdapter:
-    """An embedded node's in-memory connection seen as a :class:`Connection`."""
+    """An in-memory connection (:mod:`chan_nb.transport.memory`) seen as a :class:`Connection`."""
 
     #: frames are recorded as the node delivers them (see :meth:`MemoryTransport.connect`)
     recorded_on_delivery = False
 
-    def __init__(self, conn: object) -> None:
-        from chan_nb.node.memory import MemoryConnection
-
-        assert isinstance(conn, MemoryConnection)
+    def __init__(self, conn: MemoryConnection) -> None:
         self._conn = conn
         self._closing = False
         self._receiving: asyncio.Task[Any] | None = None
@@ -155,16 +153,12 @@ class MemoryConnectionAdapter:
         return False  # the in-memory send never waits anyway; it goes through send()
 
     async def send(self, text: str) -> None:
-        from chan_nb.node.memory import ConnectionClosed
-
         try:
             await self._conn.send(text)
         except ConnectionClosed as exc:
             raise Disconnected(str(exc), by_peer=not self._closing) from None
 
     async def recv(self) -> str:
-        from chan_nb.node.memory import ConnectionClosed
-
         if self._closing:
             raise Disconnected("connection closed by the client", by_peer=False)
         task = asyncio.current_task()
@@ -194,9 +188,9 @@ class MemoryConnectionAdapter:
 
 
 class MemoryTransport:
-    """Connections to an :class:`~chan_nb.node.EmbeddedNode` without sockets."""
+    """Connections without sockets to a node serving them (an embedded node)."""
 
-    def __init__(self, node: EmbeddedNode, *, record_on_delivery: bool = True) -> None:
+    def __init__(self, node: MemoryServer, *, record_on_delivery: bool = True) -> None:
         self.node = node
         #: sessions record frames as the node sends them (its delivery order) rather than
         #: as they read them; a replay turns it off to act as a networked client would

@@ -43,7 +43,7 @@ def clear_caches() -> None:
     The caches only ever return what computing again would; benchmarks clear them so
     that a run measures decoding rather than remembering.
     """
-    from chan_nb.codec import encoding, ids, objects, signing, txs
+    from chan_nb.codec import encoding, ids, objects, signing, state, txs
 
     for cached in (
         encoding._encode_b58,
@@ -52,6 +52,8 @@ def clear_caches() -> None:
         objects._decode_cached,
         txs._decode_api_cached,
         signing._verify_key,
+        state._state_hash,
+        state._state_hash_of_addresses,
     ):
         cached.cache_clear()
     signing.clear_verify_cache()

@@ -86,6 +86,7 @@ def verified_signer(signature: bytes) -> bytes | None:
 
 def clear_verify_cache() -> None:
     """Forget remembered verification results."""
+    _verify.cache_clear()
     _verified.cache_clear()
     _SIGNED_BY.clear()
 
@@ -104,6 +105,14 @@ def verify(signature: bytes, pubkey: bytes, tx_bytes: bytes, network_id: str) ->
     through a hash collision, so trying the key's usual rule first gives the
     same answer.
     """
+    return _verify(bytes(signature), bytes(pubkey), bytes(tx_bytes), network_id)
+
+
+# The node's FSMs and both clients ask about the same signature of the same tx several
+# times a round: the answer is remembered whole (no preimage rebuilt, no hash of the
+# message), like _verified below it. Bounded; cleared by clear_verify_cache().
+@lru_cache(maxsize=4096)
+def _verify(signature: bytes, pubkey: bytes, tx_bytes: bytes, network_id: str) -> Preimage | None:
     first: Preimage = _PREFERRED.get(pubkey, "raw")
     second: Preimage = "hashed" if first == "raw" else "raw"
     for how in (first, second):

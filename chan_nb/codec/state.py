@@ -134,7 +134,14 @@ def _state_hash(balances: tuple[tuple[bytes, int], ...]) -> bytes:
 
 def state_hash_of_addresses(balances: Mapping[str, int]) -> bytes:
     """:func:`state_hash` for balances keyed by ``ak_`` strings."""
-    return state_hash({encoding.decode(k, "ak"): v for k, v in balances.items()})
+    return _state_hash_of_addresses(tuple(sorted(balances.items())))
+
+
+# The client's policy (before signing) and its ledger (the co-signed state), in both
+# sessions, hash the same ak_ balances: one decode of the keys for all of them.
+@lru_cache(maxsize=1024)
+def _state_hash_of_addresses(balances: tuple[tuple[str, int], ...]) -> bytes:
+    return state_hash({encoding.decode(k, "ak"): v for k, v in balances})
 
 
 def initial_balances(

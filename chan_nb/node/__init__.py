@@ -12,10 +12,10 @@ from chan_nb.node.chain import ChannelObject
 from chan_nb.node.config import DEFAULT_NETWORK_ID, Era, NodeConfig
 from chan_nb.node.contracts import PinnedBlock
 from chan_nb.node.core import NodeCore
-from chan_nb.node.memory import ConnectionClosed, MemoryConnection
 from chan_nb.node.outofband import stale_close_solo
 from chan_nb.node.server import EmbeddedNode
 from chan_nb.node.threaded import ThreadedNode
+from chan_nb.transport.memory import ConnectionClosed, MemoryConnection
 
 __all__ = [
     "DEFAULT_NETWORK_ID",

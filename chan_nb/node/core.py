@@ -19,8 +19,9 @@ import heapq
 import hmac
 import logging
 import secrets
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -133,9 +134,8 @@ class NodeCore:
         self._delayed: list[tuple[float, int, Callable[[float], None]]] = []  # (due, seq, event)
         self._seq = 0
         self._noticed: set[int] = set()
-        self._history: dict[
-            int, deque[dict[str, Json]]
-        ] = {}  # id(fsm) -> its log  # id(fsm) told of its peer's end before the delay
+        #: id(fsm) -> its log: (type, tag, wall-clock time, info), formatted when fetched
+        self._history: dict[int, deque[tuple[str, str, float, Json]]] = {}
         self.next_block_at: float | None = None
         self._actions: list[Action] = []
         self._now = 0.0
@@ -559,7 +559,7 @@ class NodeCore:
         if request.method in rpc.CURRENT_ONLY and self.config.recorded_quirks:
             call: events.Call | rpc.Immediate | rpc.Silent | Reason = Reason.METHOD_NOT_FOUND
         elif request.method == methods.HISTORY_FETCH and handler.fsm is not None:
-            call = rpc.Immediate(list(self._history.get(id(handler.fsm), ())))
+            call = rpc.Immediate(_history_entries(self._history.get(id(handler.fsm), ())))
         else:
             call = rpc.to_call(request.method, request.params)
         if handler.fsm is not None and not isinstance(call, Reason):
@@ -604,9 +604,10 @@ class NodeCore:
     def _log(self, machine: ChannelFsm, kind: str, tag: str, info: Json) -> None:
         """One entry of the FSM's history (``channels.history.fetch``, current node): the
         latest ``HISTORY_KEEP`` reports, requests and peer messages, oldest first."""
-        entries = self._history.setdefault(id(machine), deque(maxlen=HISTORY_KEEP))
-        stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        entries.append({"type": kind, "tag": tag, "time": stamp, "info": info})
+        entries = self._history.get(id(machine))
+        if entries is None:
+            entries = self._history[id(machine)] = deque(maxlen=HISTORY_KEEP)
+        entries.append((kind, tag, time.time(), info))  # formatting waits for a fetch
 
     def _answer(self, handler: Handler, request: frames.Request, result: events.CallResult) -> None:
         if isinstance(result, events.Fail):
@@ -910,3 +911,16 @@ class NodeCore:
 
 def _replace_keep_running(options: params_mod.Options, value: bool) -> params_mod.Options:
     return replace(options, keep_running=value)
+
+
+def _history_entries(log: Iterable[tuple[str, str, float, Json]]) -> list[dict[str, Json]]:
+    """A history log as ``channels.history.fetch`` returns it (UTC times, to the µs)."""
+    return [
+        {"type": kind, "tag": tag, "time": _utc_stamp(at), "info": info}
+        for kind, tag, at, info in log
+    ]
+
+
+def _utc_stamp(at: float) -> str:
+    stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="microseconds")
+    return stamp.replace("+00:00", "Z")

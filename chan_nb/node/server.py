@@ -30,8 +30,8 @@ from chan_nb.codec.txs import SignedTx
 from chan_nb.node.config import Era, NodeConfig
 from chan_nb.node.core import Action, Close, NodeCore, Pause, Send
 from chan_nb.node.faults import Direction, FaultPlan, Verdict
-from chan_nb.node.memory import MemoryConnection
 from chan_nb.node.params import CHANNEL_PATH
+from chan_nb.transport.memory import MemoryConnection
 from chan_nb.ws_write import ServerLink
 
 if TYPE_CHECKING:

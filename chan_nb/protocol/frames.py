@@ -135,10 +135,17 @@ def _no_constant(text: str) -> float:
     raise ValueError(f"{text} is not JSON")  # NaN, Infinity: Python extensions
 
 
+#: one decoder for every client frame (``json.loads`` with options builds one per call)
+_CLIENT_JSON = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constant)
+
+
 def parse_client_text(text: str | bytes) -> tuple[list[Request], bool] | None:
     """Requests in one client frame, and whether it was a batch; None = drop silently."""
     try:
-        decoded = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        if isinstance(text, str):
+            decoded = _CLIENT_JSON.decode(text)
+        else:  # bytes: json.loads finds the encoding, then the same decoder
+            decoded = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         return None
     if isinstance(decoded, list):

@@ -35,9 +35,9 @@ from chan_nb.codec.keys import Keypair
 from chan_nb.errors import DecodeError
 from chan_nb.node import EmbeddedNode
 from chan_nb.node.core import Action, Close, NodeCore, Send
-from chan_nb.node.memory import ConnectionClosed, MemoryConnection
 from chan_nb.protocol import frames, methods
 from chan_nb.recording import Direction, load
+from chan_nb.transport.memory import ConnectionClosed, MemoryConnection
 
 Json = Any
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,12 @@ def test_history_fetch_on_a_current_node_returns_the_fsms_latest_entries() -> No
     assert 0 < len(history) <= 10
     assert {entry["type"] for entry in history} <= {"report", "request", "send", "receive"}
     assert all(entry["time"].endswith("Z") for entry in history)
+    # kept as a number, shown when fetched: UTC to the microsecond, as the node does
+    now = datetime.now(UTC)
+    for entry in history:
+        stamp = datetime.fromisoformat(entry["time"].removesuffix("Z") + "+00:00")
+        assert len(entry["time"]) == len("2026-01-01T00:00:00.000000Z")
+        assert abs((now - stamp).total_seconds()) < 60
     assert any(e["type"] == "request" and e["tag"] == methods.GET_BALANCES for e in history)
     assert any(e["type"] == "report" and e["tag"] == "update" for e in history)
 

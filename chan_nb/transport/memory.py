@@ -1,18 +1,21 @@
-"""In-memory client connections to an embedded node (no sockets).
+"""An in-memory connection between a channel client and a node (no sockets).
 
 A :class:`MemoryConnection` is what a client holds instead of a WebSocket:
 ``await send(text)``, ``await recv()`` (raises :class:`ConnectionClosed` once
 the node closed it and every frame was read), ``await close()``. It behaves
 like the socket would — frames in order, the node closing it after ``died``
-or a connect-time error — so a client can be tested against the node both in
+or a connect-time error — so a client can be tested against a node both in
 memory and over loopback sockets.
+
+Neither side owns it: a node serves it (:class:`MemoryServer`, which the embedded
+node is) and a client's transport dials it, each importing only this module.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from chan_nb.errors import ChanNbError
 
@@ -24,7 +27,11 @@ class ConnectionClosed(ChanNbError):
 
 
 class MemoryConnection:
-    """The client end of an in-memory connection (created by ``EmbeddedNode.connect_memory``)."""
+    """The client end of an in-memory connection (made by a :class:`MemoryServer`).
+
+    The node's side calls :meth:`deliver` and :meth:`node_close`; ``on_send`` and
+    ``on_close`` carry the client's frames and its close to the node.
+    """
 
     def __init__(
         self,
@@ -111,3 +118,13 @@ class MemoryConnection:
             return await self.recv()
         except ConnectionClosed:
             raise StopAsyncIteration from None
+
+
+class MemoryServer(Protocol):
+    """What serves in-memory connections (:class:`~chan_nb.node.EmbeddedNode` does)."""
+
+    def connect_memory(
+        self, query: str, on_deliver: Callable[[str], None] | None = None
+    ) -> MemoryConnection:
+        """A new connection to ``/channel?query``; ``on_deliver`` hears each frame sent."""
+        ...
