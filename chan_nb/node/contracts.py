@@ -36,7 +36,8 @@ from chan_nb.errors import ChanNbError, DecodeError
 from chan_nb.protocol.codes import Reason
 from chan_nb.protocol.methods import WS_GAS as WS_GAS  # one home: every WS contract update
 from chan_nb.protocol.methods import WS_GAS_PRICE as WS_GAS_PRICE
-from chan_nb.vm.channel import AEVM_VMS, FATE_VMS
+from chan_nb.vm.calls import FATE_VMS
+from chan_nb.vm.channel import AEVM_VMS
 
 #: vm_version -> the abi it must be paired with (aect_contracts:is_legal_version; §0).
 LEGAL_VM_ABI: Final[dict[int, int]] = {
