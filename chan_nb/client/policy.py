@@ -22,7 +22,7 @@ says so, or a person approves it). Each reason is one line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
@@ -396,10 +396,7 @@ def _state_hash(c: _Check) -> None:
             reserve=params.channel_reserve if params else 0,
         )
     except codec_state.InvalidUpdate as exc:
-        if exc.rule is codec_state.UpdateRule.NEEDS_VM:
-            c.problem(f"{exc} (not signed automatically)")
-        else:
-            c.problem(f"invalid update: {exc}")
+        _invalid_update(c, exc)
         return
     if codec_state.state_hash_of_addresses(after) != inner.state_hash:
         c.problem("state hash does not match the balances the updates lead to")
@@ -411,23 +408,40 @@ def _state_hash_of_trees(c: _Check, inner: RoundTx, balances: Mapping[str, int])
     """With contracts: run the round on our own copy of the state (the VM for contracts)."""
     base = c.context.trees or vmstate.trees_of_balances(balances)
     parties = c.context.parties or tuple(balances)
+    _run_on_trees(c, base, c.proposed, inner.round, inner.state_hash, parties)
+
+
+def _invalid_update(c: _Check, exc: codec_state.InvalidUpdate) -> None:
+    """Refuse an update our own run rejects; one that needs a VM we lack is for a person."""
+    if exc.rule is codec_state.UpdateRule.NEEDS_VM:
+        c.problem(f"{exc} (not signed automatically)")
+    else:
+        c.problem(f"invalid update: {exc}")
+
+
+def _run_on_trees(
+    c: _Check,
+    base: StateTrees,
+    updates: Sequence[upd.Update],
+    round_: int,
+    expected_hash: bytes,
+    parties: Sequence[str],
+) -> None:
+    """Run a round on our own copy of the trees; refuse unless it gives ``expected_hash``."""
     params = c.context.params
     try:
         outcome = vmstate.run_round(
             base,
-            c.proposed,
-            inner.round,
+            updates,
+            round_,
             parties=parties,
             reserve=params.channel_reserve if params else 0,
             vm=c.context.vm,
         )
     except codec_state.InvalidUpdate as exc:
-        if exc.rule is codec_state.UpdateRule.NEEDS_VM:
-            c.problem(f"{exc} (not signed automatically)")
-        else:
-            c.problem(f"invalid update: {exc}")
+        _invalid_update(c, exc)
         return
-    if outcome.state_hash != inner.state_hash:
+    if outcome.state_hash != expected_hash:
         c.problem("state hash does not match the state our own run of the updates gives")
         return
     c.after = vmstate.participant_balances(outcome.trees, parties)
@@ -497,25 +511,7 @@ def _force_progress(c: _Check) -> None:
     if base_hash != found[1]:
         c.problem("force progress trees do not hash to our latest state")
         return
-    parties = c.context.parties
-    params = c.context.params
-    try:
-        outcome = vmstate.run_round(
-            trees,
-            (update,),
-            tx.round,
-            parties=parties,
-            reserve=params.channel_reserve if params else 0,
-            vm=c.context.vm,
-        )
-    except codec_state.InvalidUpdate as exc:
-        c.problem(f"{exc} (not signed automatically)")
-        return
-    if outcome.state_hash != tx.state_hash:
-        c.problem("state hash does not match the state our own run of the updates gives")
-        return
-    c.after = vmstate.participant_balances(outcome.trees, parties)
-    c.calls = outcome.calls
+    _run_on_trees(c, trees, (update,), tx.round, tx.state_hash, c.context.parties)
 
 
 def _no_loss(c: _Check) -> None:
