@@ -16,10 +16,10 @@ covers) is :class:`CallLog`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 from chan_nb import vm
 from chan_nb.codec import contracts as ct
@@ -38,6 +38,9 @@ from chan_nb.protocol.methods import WS_GAS as WS_GAS  # one home: every WS cont
 from chan_nb.protocol.methods import WS_GAS_PRICE as WS_GAS_PRICE
 from chan_nb.vm.calls import FATE_VMS
 from chan_nb.vm.channel import AEVM_VMS
+
+#: the contract update an apply function of the VM takes
+U = TypeVar("U", OffChainNewContract, OffChainCallContract)
 
 #: vm_version -> the abi it must be paired with (aect_contracts:is_legal_version; §0).
 LEGAL_VM_ABI: Final[dict[int, int]] = {
@@ -268,19 +271,23 @@ class FateVm:
     def create(
         self, state: trees.StateTrees, update: OffChainNewContract, ctx: RoundContext
     ) -> Executed:
-        try:
-            done = vm.apply_new_contract(state, update, ctx.round, self._context(ctx))
-        except vm.UpdateRefused as exc:
-            raise ContractRejected(_REFUSALS.get(exc.code, Reason.INTERNAL), str(exc)) from None
-        except vm.VmNotImplemented as exc:
-            raise NotSimulated(str(exc)) from None
-        return Executed(done.trees, done.call)
+        return self._apply(vm.apply_new_contract, state, update, ctx)
 
     def call(
         self, state: trees.StateTrees, update: OffChainCallContract, ctx: RoundContext
     ) -> Executed:
+        return self._apply(vm.apply_call_contract, state, update, ctx)
+
+    def _apply(
+        self,
+        apply: Callable[[trees.StateTrees, U, int, vm.ChannelContext], vm.ContractUpdate],
+        state: trees.StateTrees,
+        update: U,
+        ctx: RoundContext,
+    ) -> Executed:
+        """Run one contract update in the VM; its refusals become the node's reasons."""
         try:
-            done = vm.apply_call_contract(state, update, ctx.round, self._context(ctx))
+            done = apply(state, update, ctx.round, self._context(ctx))
         except vm.UpdateRefused as exc:
             raise ContractRejected(_REFUSALS.get(exc.code, Reason.INTERNAL), str(exc)) from None
         except vm.VmNotImplemented as exc:
