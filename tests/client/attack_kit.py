@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from chan_nb.client import ChannelParams, Session
+import pytest
+
+from chan_nb.client import ChannelParams, PolicyViolation, Session
 from chan_nb.client import events as ev
 from chan_nb.client.ledger import signed_by, state_hash_of
 from chan_nb.client.transport import Disconnected
@@ -400,6 +402,27 @@ __all__ = [
     "honest_transfer",
     "notification",
     "open_victim",
+    "refused_ask",
     "signatures_of",
     "view",
 ]
+
+
+async def refused_ask(
+    script: MemoryScript,
+    start: Callable[[], Coroutine[Any, Any, Any]],
+    method: str,
+    answer: Callable[[], Any],
+) -> PolicyViolation:
+    """We ask for something (``start``); the node answers ``method`` with ``answer()``;
+    the ask must fail with a :class:`PolicyViolation`, which is returned."""
+    since = len(script.sent)
+    task = asyncio.ensure_future(start())
+    try:
+        await script.wait_sent(method, since)
+        script.push(answer())
+        with pytest.raises(PolicyViolation) as refused:
+            await asyncio.wait_for(task, STEP)
+    finally:
+        task.cancel()
+    return refused.value

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from chan_nb.client import PolicyViolation, Session
+from chan_nb.client import Session
 from chan_nb.client import events as ev
 from chan_nb.client.policy import DEFAULT_MAX_FEE, DEFAULT_MAX_GAS_PRICE, RULES
 from chan_nb.client.transport import FrameTooLarge
@@ -35,6 +35,7 @@ from tests.client.attack_kit import (
     honest_transfer,
     notification,
     open_victim,
+    refused_ask,
     signatures_of,
     view,
 )
@@ -76,17 +77,9 @@ class Kit:
         answer: Callable[[], dict[str, Any]],
     ) -> str:
         """We ask for something; the node answers with ``answer()``; the ask must fail."""
-        since = len(self.script.sent)
-        task = asyncio.ensure_future(start())
-        try:
-            await self.script.wait_sent(method, since)
-            self.push(answer())
-            with pytest.raises(PolicyViolation) as refused:
-                await asyncio.wait_for(task, STEP)
-        finally:
-            task.cancel()
-        assert refused.value.aborted_with is not None  # the round was aborted, not left
-        return str(refused.value)
+        refused = await refused_ask(self.script, start, method, answer)
+        assert refused.aborted_with is not None  # the round was aborted, not left
+        return str(refused)
 
 
 Run = Callable[[Kit], Awaitable[str]]

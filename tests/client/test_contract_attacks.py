@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from chan_nb.client import ClientError, PolicyViolation, Session, UntrustedState, vmstate
+from chan_nb.client import ClientError, Session, UntrustedState, vmstate
 from chan_nb.client import contracts as cts
 from chan_nb.client import events as ev
 from chan_nb.codec import contracts as ct
@@ -30,7 +30,14 @@ from chan_nb.codec.fate.examples import race21_code
 from chan_nb.codec.ids import Id
 from chan_nb.codec.trees import StateTrees
 from chan_nb.recording import Direction
-from tests.client.attack_kit import STEP, Forge, MemoryScript, SocketScript, open_victim
+from tests.client.attack_kit import (
+    STEP,
+    Forge,
+    MemoryScript,
+    SocketScript,
+    open_victim,
+    refused_ask,
+)
 from tests.client.attack_kit import signatures_of as signatures
 
 CODE = cts.code_bytes(race21_code())
@@ -119,16 +126,7 @@ class Kit:
         self, start: Callable[[], Coroutine[Any, Any, Any]], method: str, answer: Callable[[], Any]
     ) -> str:
         """We ask for something; the node answers with ``answer()``; the ask must fail."""
-        since = len(self.script.sent)
-        task = asyncio.ensure_future(start())
-        try:
-            await self.script.wait_sent(method, since)
-            self.push(answer())
-            with pytest.raises(PolicyViolation) as refused:
-                await asyncio.wait_for(task, STEP)
-        finally:
-            task.cancel()
-        return str(refused.value)
+        return str(await refused_ask(self.script, start, method, answer))
 
     async def read(
         self, start: Callable[[], Coroutine[Any, Any, Any]], method: str, result: Any
